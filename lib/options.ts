@@ -1,0 +1,100 @@
+import { ReadinessOptionError } from './errors.js'
+
+/**
+ * Small validators for plugin options. Each names the option path in its error,
+ * which is the whole point: a bad value must fail at registration, loudly and
+ * precisely, never later as a crash inside a timer.
+ */
+
+export function isPlainObject (value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
+
+export function objectOption (path: string, value: unknown): Record<string, unknown> {
+  if (value === undefined) return {}
+  if (!isPlainObject(value)) throw new ReadinessOptionError(path, `must be an object, got ${describe(value)}`)
+  return value
+}
+
+export function rejectUnknownKeys (path: string, value: Record<string, unknown>, allowed: readonly string[]): void {
+  for (const key of Object.keys(value)) {
+    if (!allowed.includes(key)) {
+      const where = path === '' ? key : `${path}.${key}`
+      throw new ReadinessOptionError(where, `is not a known option (known here: ${allowed.join(', ')})`)
+    }
+  }
+}
+
+export function durationOption (path: string, value: unknown, fallback: number, { allowZero = false } = {}): number {
+  if (value === undefined) return fallback
+  const ok = typeof value === 'number' && Number.isFinite(value) && (allowZero ? value >= 0 : value > 0)
+  if (!ok) {
+    throw new ReadinessOptionError(path, `must be a ${allowZero ? 'non-negative' : 'positive'} number of milliseconds, got ${describe(value)}`)
+  }
+  // setTimeout clamps anything above 2^31-1 to 1 ms, which would turn a huge
+  // timeout into an instant one.
+  if (value > 2_147_483_647) throw new ReadinessOptionError(path, `must be at most 2147483647 ms, got ${value}`)
+  return value
+}
+
+export function integerOption (path: string, value: unknown, fallback: number, min: number): number {
+  if (value === undefined) return fallback
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
+    throw new ReadinessOptionError(path, `must be an integer >= ${min}, got ${describe(value)}`)
+  }
+  return value
+}
+
+export function booleanOption (path: string, value: unknown, fallback: boolean): boolean {
+  if (value === undefined) return fallback
+  if (typeof value !== 'boolean') throw new ReadinessOptionError(path, `must be true or false, got ${describe(value)}`)
+  return value
+}
+
+export function enumOption<T extends string> (path: string, value: unknown, allowed: readonly T[], fallback: T): T {
+  if (value === undefined) return fallback
+  if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value)) {
+    throw new ReadinessOptionError(path, `must be one of ${allowed.map((a) => `'${a}'`).join(', ')}, got ${describe(value)}`)
+  }
+  return value as T
+}
+
+export function stringListOption (path: string, value: unknown): string[] {
+  if (value === undefined) return []
+  if (!Array.isArray(value) || value.some((v) => typeof v !== 'string' || v === '')) {
+    throw new ReadinessOptionError(path, `must be an array of names, got ${describe(value)}`)
+  }
+  const seen = new Set<string>()
+  for (const name of value as string[]) {
+    if (seen.has(name)) throw new ReadinessOptionError(path, `names "${name}" twice`)
+    seen.add(name)
+  }
+  return value as string[]
+}
+
+export function functionOption<T extends (...args: never[]) => unknown> (path: string, value: unknown, required: boolean): T | undefined {
+  if (value === undefined && !required) return undefined
+  if (typeof value !== 'function') {
+    throw new ReadinessOptionError(path, `must be a function${required ? ' (it is required)' : ''}, got ${describe(value)}`)
+  }
+  return value as T
+}
+
+export function nameOption (path: string, value: unknown): string {
+  if (typeof value !== 'string' || value.trim() === '' || value !== value.trim()) {
+    throw new ReadinessOptionError(path, `must be a non-empty name without surrounding spaces, got ${describe(value)}`)
+  }
+  return value
+}
+
+export function describe (value: unknown): string {
+  if (value === null) return 'null'
+  if (Array.isArray(value)) return 'an array'
+  switch (typeof value) {
+    case 'string': return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)
+    case 'number': case 'boolean': case 'bigint': return String(value)
+    case 'undefined': return 'undefined'
+    case 'function': return 'a function'
+    default: return `a ${typeof value}`
+  }
+}

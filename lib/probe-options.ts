@@ -1,0 +1,45 @@
+import { ReadinessOptionError } from './errors.js'
+import type { ProbeCheck, ProbeConfig } from './probe.js'
+import { booleanOption, durationOption, functionOption, integerOption, isPlainObject, describe, rejectUnknownKeys } from './options.js'
+
+/** What users write: a bare check function, or an object with a check and its settings. */
+export type ProbeDefinition = ProbeCheck | ProbeObjectDefinition
+
+export interface ProbeObjectDefinition {
+  check: ProbeCheck
+  timeout?: number
+  interval?: number
+  startInterval?: number
+  critical?: boolean
+  failureThreshold?: number
+  successThreshold?: number
+}
+
+export const PROBE_DEFAULTS = {
+  timeout: 1000,
+  interval: 2000,
+  startInterval: 50,
+  critical: true,
+  failureThreshold: 1,
+  successThreshold: 1
+} as const
+
+const PROBE_KEYS = ['check', 'timeout', 'interval', 'startInterval', 'critical', 'failureThreshold', 'successThreshold'] as const
+
+export function parseProbe (path: string, definition: unknown): ProbeConfig {
+  if (typeof definition === 'function') return { ...PROBE_DEFAULTS, check: definition as ProbeCheck }
+  if (!isPlainObject(definition)) {
+    throw new ReadinessOptionError(path, `must be a check function or an object with a "check" function, got ${describe(definition)}`)
+  }
+  rejectUnknownKeys(path, definition, PROBE_KEYS)
+  const check = functionOption<ProbeCheck>(`${path}.check`, definition.check, true) as ProbeCheck
+  return {
+    check,
+    timeout: durationOption(`${path}.timeout`, definition.timeout, PROBE_DEFAULTS.timeout),
+    interval: durationOption(`${path}.interval`, definition.interval, PROBE_DEFAULTS.interval),
+    startInterval: durationOption(`${path}.startInterval`, definition.startInterval, PROBE_DEFAULTS.startInterval),
+    critical: booleanOption(`${path}.critical`, definition.critical, PROBE_DEFAULTS.critical),
+    failureThreshold: integerOption(`${path}.failureThreshold`, definition.failureThreshold, PROBE_DEFAULTS.failureThreshold, 1),
+    successThreshold: integerOption(`${path}.successThreshold`, definition.successThreshold, PROBE_DEFAULTS.successThreshold, 1)
+  }
+}
