@@ -1,0 +1,122 @@
+import { ReadinessOptionError } from './errors.js'
+import { durationOption, functionOption, isPlainObject, describe, rejectUnknownKeys, stringListOption } from './options.js'
+
+/** A phase's work. `app` is whatever the host passes (the Fastify instance in the plugin). */
+export type PhaseRun<App = unknown> = (app: App, signal: AbortSignal) => unknown
+
+export interface PhaseDefinition<App = unknown> {
+  /** Phases that must be done before this one starts. */
+  after?: string[]
+  /** Probes that must pass before `run` is called (the phase is done when they pass, if it has no `run`). */
+  probes?: string[]
+  run?: PhaseRun<App>
+  /** Bound on the whole phase, waiting on probes included, in ms (default 30000). */
+  timeout?: number
+}
+
+export interface PhaseConfig<App = unknown> {
+  name: string
+  after: string[]
+  probes: string[]
+  run: PhaseRun<App> | undefined
+  timeout: number
+}
+
+export const PHASE_DEFAULT_TIMEOUT = 30_000
+const PHASE_KEYS = ['after', 'probes', 'run', 'timeout'] as const
+
+export function parsePhase<App> (path: string, name: string, definition: unknown): PhaseConfig<App> {
+  if (typeof definition === 'function') {
+    return { name, after: [], probes: [], run: definition as PhaseRun<App>, timeout: PHASE_DEFAULT_TIMEOUT }
+  }
+  if (!isPlainObject(definition)) {
+    throw new ReadinessOptionError(path, `must be a run function or an object ({ after, probes, run, timeout }), got ${describe(definition)}`)
+  }
+  rejectUnknownKeys(path, definition, PHASE_KEYS)
+  const config: PhaseConfig<App> = {
+    name,
+    after: stringListOption(`${path}.after`, definition.after),
+    probes: stringListOption(`${path}.probes`, definition.probes),
+    run: functionOption<PhaseRun<App>>(`${path}.run`, definition.run, false),
+    timeout: durationOption(`${path}.timeout`, definition.timeout, PHASE_DEFAULT_TIMEOUT)
+  }
+  if (config.after.includes(name)) throw new ReadinessOptionError(`${path}.after`, `names the phase itself ("${name}")`)
+  if (config.run === undefined && config.probes.length === 0 && config.after.length === 0) {
+    throw new ReadinessOptionError(path, 'has nothing to do: give it a "run" function, "probes" to wait for, or "after" phases')
+  }
+  return config
+}
+
+/**
+ * Checks the references and the shape of the whole graph: every `after` names a
+ * phase, every `probes` entry a probe, and there is no cycle (the error spells
+ * the cycle out).
+ */
+export function validatePhaseGraph (phases: ReadonlyMap<string, PhaseConfig<unknown>>, probeNames: ReadonlySet<string>, path = 'phases'): void {
+  for (const phase of phases.values()) {
+    for (const dep of phase.after) {
+      if (!phases.has(dep)) throw new ReadinessOptionError(`${path}.${phase.name}.after`, `names unknown phase "${dep}" (known phases: ${listOrNone(phases.keys())})`)
+    }
+    for (const probe of phase.probes) {
+      if (!probeNames.has(probe)) throw new ReadinessOptionError(`${path}.${phase.name}.probes`, `names unknown probe "${probe}" (known probes: ${listOrNone(probeNames)})`)
+    }
+  }
+  const cycle = findCycle(phases)
+  if (cycle !== null) throw new ReadinessOptionError(path, `contain a cycle: ${cycle.join(' -> ')}`)
+}
+
+function findCycle (phases: ReadonlyMap<string, PhaseConfig<unknown>>): string[] | null {
+  const state = new Map<string, 'visiting' | 'done'>()
+  const stack: string[] = []
+  const visit = (name: string): string[] | null => {
+    const mark = state.get(name)
+    if (mark === 'done') return null
+    if (mark === 'visiting') return [...stack.slice(stack.indexOf(name)), name]
+    state.set(name, 'visiting')
+    stack.push(name)
+    for (const dep of phases.get(name)?.after ?? []) {
+      const cycle = visit(dep)
+      if (cycle !== null) return cycle
+    }
+    stack.pop()
+    state.set(name, 'done')
+    return null
+  }
+  for (const name of phases.keys()) {
+    const cycle = visit(name)
+    if (cycle !== null) return cycle
+  }
+  return null
+}
+
+/**
+ * The longest chain of phase timeouts: the most a startup can take when every
+ * phase on its slowest path uses its full budget.
+ */
+export function criticalPathBudget (phases: ReadonlyMap<string, PhaseConfig<unknown>>): { budget: number, path: string[] } {
+  const memo = new Map<string, { budget: number, path: string[] }>()
+  const longest = (name: string): { budget: number, path: string[] } => {
+    const cached = memo.get(name)
+    if (cached !== undefined) return cached
+    const phase = phases.get(name) as PhaseConfig<unknown>
+    let best = { budget: 0, path: [] as string[] }
+    for (const dep of phase.after) {
+      const candidate = longest(dep)
+      if (candidate.budget > best.budget) best = candidate
+    }
+    const result = { budget: best.budget + phase.timeout, path: [...best.path, name] }
+    memo.set(name, result)
+    return result
+  }
+  let overall = { budget: 0, path: [] as string[] }
+  for (const name of phases.keys()) {
+    const candidate = longest(name)
+    if (candidate.budget > overall.budget) overall = candidate
+  }
+  return overall
+}
+
+function listOrNone (names: Iterable<string>): string {
+  const list = [...names]
+  return list.length === 0 ? 'none' : list.join(', ')
+}

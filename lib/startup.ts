@@ -1,0 +1,237 @@
+import { raceAbort } from './abort.js'
+import { PhaseError, toError } from './errors.js'
+import type { PhaseConfig } from './phase-options.js'
+import { redactError, type RedactedError } from './redact.js'
+
+export type PhaseState = 'pending' | 'waiting' | 'running' | 'done' | 'failed' | 'skipped'
+export type StartupState = 'pending' | 'running' | 'done' | 'failed'
+
+export interface PhaseSnapshot {
+  state: PhaseState
+  after: string[]
+  probes: string[]
+  timeoutMs: number
+  startedAt: string | null
+  finishedAt: string | null
+  durationMs: number | null
+  /** Redacted; never a stack trace. */
+  error: RedactedError | null
+}
+
+export interface StartupHost<App> {
+  app: App
+  /** Resolves when every named probe passes; rejects when the signal aborts. */
+  waitForProbes: (names: string[], signal: AbortSignal) => Promise<void>
+  /** The named probes that do not pass now (for timeout messages). */
+  notPassing: (names: string[]) => string[]
+  onPhaseStarted: (name: string) => void
+  onPhaseFinished: (name: string, durationMs: number) => void
+  onPhaseFailed: (name: string, error: PhaseError) => void
+  onStateChange: () => void
+}
+
+interface PhaseRecord<App> {
+  config: PhaseConfig<App>
+  state: PhaseState
+  startedAt: number | null
+  finishedAt: number | null
+  error: PhaseError | null
+  controller: AbortController | null
+}
+
+/**
+ * Runs a validated phase graph: each phase starts the moment the phases it
+ * comes after are done, waits for its probes, then runs its work, all bounded
+ * by its own timeout. Independent branches run in parallel, so startup lasts
+ * as long as the critical path. A failure skips everything downstream of it.
+ */
+export class StartupRunner<App> {
+  #phases = new Map<string, PhaseRecord<App>>()
+  #dependents = new Map<string, string[]>()
+  #host: StartupHost<App>
+  #state: StartupState = 'pending'
+  #startedAt: number | null = null
+  #finishedAt: number | null = null
+  #failure: PhaseError | null = null
+  #remaining = 0
+  #closed = false
+  #settle: { resolve: () => void, reject: (err: Error) => void } | null = null
+  #completion: Promise<void> | null = null
+
+  constructor (phases: Iterable<PhaseConfig<App>>, host: StartupHost<App>) {
+    this.#host = host
+    for (const config of phases) {
+      this.#phases.set(config.name, { config, state: 'pending', startedAt: null, finishedAt: null, error: null, controller: null })
+      this.#dependents.set(config.name, [])
+    }
+    for (const { config } of this.#phases.values()) {
+      for (const dep of config.after) this.#dependents.get(dep)?.push(config.name)
+    }
+  }
+
+  get state (): StartupState { return this.#state }
+  get failure (): PhaseError | null { return this.#failure }
+  get startedAt (): number | null { return this.#startedAt }
+  get finishedAt (): number | null { return this.#finishedAt }
+  has (name: string): boolean { return this.#phases.has(name) }
+  phaseState (name: string): PhaseState | undefined { return this.#phases.get(name)?.state }
+  phaseError (name: string): PhaseError | null { return this.#phases.get(name)?.error ?? null }
+  phaseNames (): string[] { return [...this.#phases.keys()] }
+
+  /**
+   * Starts the graph once; later calls return the same completion promise.
+   * `timeout` bounds the whole startup: phases still unfinished then fail with it.
+   */
+  start (timeout?: number): Promise<void> {
+    if (this.#completion !== null) return this.#completion
+    this.#completion = new Promise<void>((resolve, reject) => { this.#settle = { resolve, reject } })
+    // Background mode never awaits the promise; a failure is reported through
+    // status and events, so an unobserved rejection must not crash the process.
+    this.#completion.catch(() => {})
+    this.#state = 'running'
+    this.#startedAt = Date.now()
+    this.#remaining = this.#phases.size
+    if (timeout !== undefined) {
+      const timer = setTimeout(() => this.#expire(timeout), timeout)
+      timer.unref()
+      this.#completion.then(() => clearTimeout(timer), () => clearTimeout(timer))
+    }
+    this.#host.onStateChange()
+    if (this.#remaining === 0) this.#finish()
+    for (const record of this.#phases.values()) {
+      if (record.config.after.length === 0) this.#launch(record)
+    }
+    return this.#completion
+  }
+
+  /** Aborts every phase under way (the app is closing). */
+  close (): void {
+    this.#closed = true
+    for (const record of this.#phases.values()) {
+      record.controller?.abort(new PhaseError(record.config.name, 'aborted: the app is closing'))
+    }
+  }
+
+  #expire (timeout: number): void {
+    if (this.#state !== 'running') return
+    const unfinished = [...this.#phases.values()].filter((r) => r.state !== 'done' && r.state !== 'failed' && r.state !== 'skipped')
+    const names = unfinished.map((r) => r.config.name).join(', ')
+    for (const record of unfinished) {
+      const error = new PhaseError(record.config.name, `did not finish within startup.timeout ${timeout} ms (unfinished: ${names})`)
+      if (record.controller !== null) record.controller.abort(error)
+      else if (record.state === 'pending') this.#fail(record, error)
+    }
+  }
+
+  snapshot (): Record<string, PhaseSnapshot> {
+    const out: Record<string, PhaseSnapshot> = {}
+    for (const [name, r] of this.#phases) {
+      out[name] = {
+        state: r.state,
+        after: r.config.after,
+        probes: r.config.probes,
+        timeoutMs: r.config.timeout,
+        startedAt: r.startedAt === null ? null : new Date(r.startedAt).toISOString(),
+        finishedAt: r.finishedAt === null ? null : new Date(r.finishedAt).toISOString(),
+        durationMs: r.startedAt !== null && r.finishedAt !== null ? r.finishedAt - r.startedAt : null,
+        error: r.error === null ? null : redactError(r.error)
+      }
+    }
+    return out
+  }
+
+  /** The chain of finished phases that determined when startup ended. */
+  criticalPath (): string[] {
+    let last: PhaseRecord<App> | null = null
+    for (const r of this.#phases.values()) {
+      if (r.finishedAt !== null && (last === null || (last.finishedAt as number) < r.finishedAt)) last = r
+    }
+    const path: string[] = []
+    while (last !== null) {
+      path.unshift(last.config.name)
+      let prev: PhaseRecord<App> | null = null
+      for (const dep of last.config.after) {
+        const r = this.#phases.get(dep) as PhaseRecord<App>
+        if (r.finishedAt !== null && (prev === null || (prev.finishedAt as number) < r.finishedAt)) prev = r
+      }
+      last = prev
+    }
+    return path
+  }
+
+  async #launch (record: PhaseRecord<App>): Promise<void> {
+    if (this.#closed) return
+    const { name, probes, run, timeout } = record.config
+    const controller = new AbortController()
+    record.controller = controller
+    record.state = 'waiting'
+    record.startedAt = Date.now()
+    this.#host.onPhaseStarted(name)
+    this.#host.onStateChange()
+    const timer = setTimeout(() => {
+      const waitingOn = record.state === 'waiting' ? this.#host.notPassing(probes) : []
+      const detail = waitingOn.length > 0 ? ` while waiting for probes: ${waitingOn.join(', ')}` : record.state === 'running' ? ' while running' : ''
+      controller.abort(new PhaseError(name, `timed out after ${timeout} ms${detail}`))
+    }, timeout)
+    timer.unref()
+    try {
+      if (probes.length > 0) await this.#host.waitForProbes(probes, controller.signal)
+      record.state = 'running'
+      this.#host.onStateChange()
+      if (run !== undefined) await raceAbort(() => run(this.#host.app, controller.signal), controller.signal)
+      clearTimeout(timer)
+      record.controller = null
+      this.#complete(record)
+    } catch (err) {
+      clearTimeout(timer)
+      record.controller = null
+      const reason = controller.signal.aborted ? controller.signal.reason : err
+      const failure = reason instanceof PhaseError ? reason : new PhaseError(name, `failed: ${toError(reason).message}`, { cause: reason })
+      this.#fail(record, failure)
+    }
+  }
+
+  #complete (record: PhaseRecord<App>): void {
+    record.state = 'done'
+    record.finishedAt = Date.now()
+    this.#host.onPhaseFinished(record.config.name, record.finishedAt - (record.startedAt as number))
+    this.#remaining--
+    for (const dependent of this.#dependents.get(record.config.name) ?? []) {
+      const next = this.#phases.get(dependent) as PhaseRecord<App>
+      if (next.state === 'pending' && next.config.after.every((d) => this.#phases.get(d)?.state === 'done')) void this.#launch(next)
+    }
+    if (this.#remaining === 0 && this.#failure === null) this.#finish()
+    this.#host.onStateChange()
+  }
+
+  #fail (record: PhaseRecord<App>, error: PhaseError): void {
+    record.state = 'failed'
+    record.finishedAt = Date.now()
+    record.error = error
+    this.#skipDependents(record.config.name)
+    this.#host.onPhaseFailed(record.config.name, error)
+    if (this.#failure === null) {
+      this.#failure = error
+      this.#state = 'failed'
+      this.#finishedAt = Date.now()
+      this.#settle?.reject(error)
+    }
+    this.#host.onStateChange()
+  }
+
+  #skipDependents (name: string): void {
+    for (const dependent of this.#dependents.get(name) ?? []) {
+      const record = this.#phases.get(dependent) as PhaseRecord<App>
+      if (record.state !== 'pending') continue
+      record.state = 'skipped'
+      record.error = new PhaseError(dependent, `skipped: phase "${name}" before it did not finish`)
+      this.#skipDependents(dependent)
+    }
+  }
+
+  #finish (): void {
+    this.#state = 'done'
+    this.#finishedAt = Date.now()
+    this.#settle?.resolve()
+  }
+}
