@@ -1,0 +1,194 @@
+import type { Readiness } from './readiness.js'
+
+/** The part of the readiness state the gate reads. */
+export type ReadinessView = Pick<Readiness, 'meets' | 'missing' | 'isReady' | 'draining' | 'onChange'>
+
+export type GateMode = 'reject' | 'hold' | 'accept-then-close'
+export type HoldOutcome = 'ready' | 'timeout' | 'full' | 'draining' | 'gone'
+
+export interface RouteGateOptions {
+  /** Phases and probes the route needs; undefined means full readiness. */
+  requires: string[] | undefined
+  mode: GateMode
+  holdTimeout: number
+  /** Close the route's open sockets (1013) when a requirement is lost after ready. */
+  closeOnLoss: boolean
+}
+
+export interface RouteReadiness {
+  ready: boolean
+  mode: GateMode
+  requires: string[] | 'all'
+  missing: string[]
+  held: number
+  open: number
+  accepted: number
+  refused: number
+  heldTotal: number
+  holdTimeouts: number
+  closedOnLoss: number
+}
+
+/** What the gate exposes as `app.readiness.websocket`: the WebSocket layer's own readiness. */
+export interface WebSocketReadiness {
+  /** Would an upgrade on this route (by its URL) be accepted now? With no route: on every gated route. */
+  isReadyForConnections: (route?: string) => boolean
+  getConnectionReadiness: () => ConnectionReadiness
+}
+
+export interface ConnectionReadiness {
+  ready: boolean
+  draining: boolean
+  held: number
+  open: number
+  routes: Record<string, RouteReadiness>
+}
+
+interface Held {
+  settle: (outcome: HoldOutcome) => void
+}
+
+/** Something that can be closed with a code: a ws socket, seen from here. */
+export interface Closable {
+  close: (code?: number, reason?: string) => void
+}
+
+/**
+ * The gate's view of one route: whether its requirements hold (cached, so the
+ * per-request check is a property read), the upgrades parked on it, and its
+ * open sockets. Knows nothing of HTTP: the plugin maps outcomes to responses.
+ */
+export class RouteGate<S extends Closable = Closable> {
+  readonly key: string
+  readonly options: RouteGateOptions
+  met = false
+  readonly held = new Set<Held>()
+  readonly open = new Set<S>()
+  accepted = 0
+  refused = 0
+  heldTotal = 0
+  holdTimeouts = 0
+  closedOnLoss = 0
+
+  constructor (key: string, options: RouteGateOptions) {
+    this.key = key
+    this.options = options
+  }
+}
+
+/**
+ * All gated routes of an app, kept in step with the readiness state: on every
+ * change each route's `met` is recomputed once and, where it turned true, every
+ * held upgrade is released in the same tick (no polling between "ready" and
+ * the handshake).
+ */
+export class GateRegistry<S extends Closable = Closable> {
+  readonly routes = new Map<string, RouteGate<S>>()
+  readonly #readiness: ReadinessView
+  readonly #maxHeld: number
+  #heldCount = 0
+  #unsubscribe: (() => void) | null = null
+  #onLoss: (route: RouteGate<S>) => void
+
+  constructor (readiness: ReadinessView, maxHeld: number, onLoss: (route: RouteGate<S>) => void) {
+    this.#readiness = readiness
+    this.#maxHeld = maxHeld
+    this.#onLoss = onLoss
+  }
+
+  get heldCount (): number { return this.#heldCount }
+
+  add (key: string, options: RouteGateOptions): RouteGate<S> {
+    let unique = key
+    for (let i = 2; this.routes.has(unique); i++) unique = `${key}#${i}`
+    const route = new RouteGate<S>(unique, options)
+    route.met = this.#readiness.meets(options.requires)
+    this.routes.set(unique, route)
+    return route
+  }
+
+  /** Starts following the readiness state (idempotent). */
+  start (): void {
+    if (this.#unsubscribe !== null) return
+    this.#unsubscribe = this.#readiness.onChange(() => this.refresh())
+    this.refresh()
+  }
+
+  stop (): void {
+    this.#unsubscribe?.()
+    this.#unsubscribe = null
+  }
+
+  refresh (): void {
+    const draining = this.#readiness.draining
+    for (const route of this.routes.values()) {
+      const was = route.met
+      route.met = this.#readiness.meets(route.options.requires)
+      if (route.met) {
+        this.#releaseAll(route, 'ready')
+      } else if (draining) {
+        this.#releaseAll(route, 'draining')
+      } else if (was && route.options.closeOnLoss && route.open.size > 0) {
+        this.#onLoss(route)
+      }
+    }
+  }
+
+  /**
+   * Parks a request until the route's requirements hold. Resolves with why it
+   * ended; `cancel()` (the client went away) resolves it with 'gone' and frees
+   * its timer and slot at once.
+   */
+  hold (route: RouteGate<S>, timeout: number): { outcome: Promise<HoldOutcome>, cancel: () => void } {
+    if (route.met) return { outcome: Promise.resolve('ready'), cancel: () => {} }
+    if (this.#readiness.draining) return { outcome: Promise.resolve('draining'), cancel: () => {} }
+    if (this.#heldCount >= this.#maxHeld) return { outcome: Promise.resolve('full'), cancel: () => {} }
+    let settle!: (outcome: HoldOutcome) => void
+    const outcome = new Promise<HoldOutcome>((resolve) => {
+      const timer = setTimeout(() => entry.settle('timeout'), timeout)
+      timer.unref()
+      const entry: Held = {
+        settle: (result) => {
+          if (!route.held.delete(entry)) return
+          this.#heldCount--
+          clearTimeout(timer)
+          if (result === 'timeout') route.holdTimeouts++
+          resolve(result)
+        }
+      }
+      settle = entry.settle
+      route.held.add(entry)
+    })
+    this.#heldCount++
+    route.heldTotal++
+    return { outcome, cancel: () => settle('gone') }
+  }
+
+  /** Whether every gated route would accept an upgrade now (full readiness when none is gated). */
+  allReady (): boolean {
+    if (this.routes.size === 0) return this.#readiness.isReady()
+    if (this.#readiness.draining) return false
+    for (const route of this.routes.values()) if (!route.met) return false
+    return true
+  }
+
+  snapshot (route: RouteGate<S>): RouteReadiness {
+    return {
+      ready: route.met,
+      mode: route.options.mode,
+      requires: route.options.requires ?? 'all',
+      missing: route.met ? [] : this.#readiness.missing(route.options.requires),
+      held: route.held.size,
+      open: route.open.size,
+      accepted: route.accepted,
+      refused: route.refused,
+      heldTotal: route.heldTotal,
+      holdTimeouts: route.holdTimeouts,
+      closedOnLoss: route.closedOnLoss
+    }
+  }
+
+  #releaseAll (route: RouteGate<S>, outcome: HoldOutcome): void {
+    for (const entry of [...route.held]) entry.settle(outcome)
+  }
+}
