@@ -1,0 +1,37 @@
+import fp from 'fastify-plugin'
+import type { FastifyPluginCallback } from 'fastify'
+import { objectOption } from '../lib/options.js'
+import type { ProbeDefinition } from '../lib/probe-options.js'
+import { ensureReadiness, rejectUnknownPluginKeys } from './shared.js'
+
+export interface ProbesPluginOptions {
+  /** Named dependency checks: a bare `async (signal) => {}` or `{ check, timeout, interval, critical, ... }`. */
+  probes?: Record<string, ProbeDefinition>
+}
+
+export const PROBES_PLUGIN_NAME = 'fastify-readiness-probes'
+
+/**
+ * Owns the readiness state and the probes: creates `app.readiness`, adds the
+ * configured checks, starts polling once the app is ready and stops every
+ * timer when it closes.
+ */
+const probesPlugin: FastifyPluginCallback<ProbesPluginOptions> = (fastify, opts, done) => {
+  rejectUnknownPluginKeys('', opts as Record<string, unknown>, ['probes'])
+  const readiness = ensureReadiness(fastify)
+  const probes = objectOption('probes', opts.probes)
+  for (const [name, definition] of Object.entries(probes)) {
+    readiness.registerReadinessCheck(name, definition as ProbeDefinition)
+  }
+  fastify.addHook('onReady', function startProbes (hookDone) {
+    readiness.startProbes()
+    hookDone()
+  })
+  fastify.addHook('onClose', function stopProbes (_instance, hookDone) {
+    readiness.close()
+    hookDone()
+  })
+  done()
+}
+
+export default fp(probesPlugin, { fastify: '5.x', name: PROBES_PLUGIN_NAME })

@@ -1,0 +1,51 @@
+import type { FastifyInstance } from 'fastify'
+import { Readiness } from '../lib/readiness.js'
+import type { GateMode } from '../lib/route-gate.js'
+import { rejectUnknownKeys } from '../lib/options.js'
+
+export type AppReadiness = Readiness<FastifyInstance>
+
+/** Per-route gate settings (route option `readiness`); `false` opts a route out of the gate. */
+export interface RouteReadinessOptions {
+  /** Phases and probes this route needs. Default: full readiness. */
+  requires?: string[]
+  /** Overrides the gate's mode for this route. */
+  mode?: GateMode
+  /** Overrides the gate's hold timeout for this route, in ms. */
+  holdTimeout?: number
+  /** When a requirement is lost after ready, close this route's open sockets with 1013. */
+  closeOnLoss?: boolean
+  /** Gate a plain HTTP route too (WebSocket routes are gated without it). */
+  gate?: boolean
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The readiness state of this app: one source of truth for health routes and the WebSocket gate. */
+    readiness: AppReadiness
+  }
+  interface RouteShorthandOptions {
+    readiness?: RouteReadinessOptions | false
+  }
+  interface RouteOptions {
+    readiness?: RouteReadinessOptions | false
+  }
+}
+
+/** Registration keys Fastify itself may pass along with a plugin's options. */
+const FASTIFY_KEYS = ['prefix', 'logLevel', 'logSerializers'] as const
+
+export function rejectUnknownPluginKeys (path: string, opts: Record<string, unknown>, allowed: readonly string[]): void {
+  rejectUnknownKeys(path, opts, [...allowed, ...FASTIFY_KEYS])
+}
+
+/**
+ * Every plugin of the suite reads the same state; whichever is registered first
+ * creates it, so each can also be registered on its own.
+ */
+export function ensureReadiness (fastify: FastifyInstance): AppReadiness {
+  if (!fastify.hasDecorator('readiness')) {
+    fastify.decorate('readiness', new Readiness<FastifyInstance>(fastify, fastify.log))
+  }
+  return fastify.readiness
+}
