@@ -127,6 +127,8 @@ export class Probe {
     void this.run().then(() => {
       if (!this.#polling || this.#timer !== null) return
       this.#timer = setTimeout(() => this.#tick(), this.nextDelay)
+      // Polling alone must never keep a process alive; a run in progress is
+      // bounded by its (ref'd) timeout and aborted by stop().
       this.#timer.unref()
     })
   }
@@ -136,7 +138,6 @@ export class Probe {
     const controller = new AbortController()
     this.#inFlightAbort = controller
     const timer = setTimeout(() => controller.abort(new ProbeTimeoutError(this.name, timeout)), timeout)
-    timer.unref()
     const started = performance.now()
     let failure: Error | null = null
     try {

@@ -138,6 +138,7 @@ export class Readiness<App = unknown> extends EventEmitter<ReadinessEvents> {
     if (this.#probesStarted || this.#closed) return
     this.#probesStarted = true
     for (const probe of this.#probes.values()) probe.start()
+    this.#recompute('started')
   }
 
   /**
@@ -355,7 +356,6 @@ export class Readiness<App = unknown> extends EventEmitter<ReadinessEvents> {
     let timer: NodeJS.Timeout | undefined
     if (timeout !== undefined) {
       timer = setTimeout(() => controller.abort(new WaitTimeoutError(what, timeout)), timeout)
-      timer.unref()
     }
     let unsubscribe = (): void => {}
     return raceAbort(() => new Promise<void>((resolve, reject) => {

@@ -146,7 +146,6 @@ export class GateRegistry<S extends Closable = Closable> {
     let settle!: (outcome: HoldOutcome) => void
     const outcome = new Promise<HoldOutcome>((resolve) => {
       const timer = setTimeout(() => entry.settle('timeout'), timeout)
-      timer.unref()
       const entry: Held = {
         settle: (result) => {
           if (!route.held.delete(entry)) return

@@ -93,7 +93,6 @@ export class StartupRunner<App> {
     this.#remaining = this.#phases.size
     if (timeout !== undefined) {
       const timer = setTimeout(() => this.#expire(timeout), timeout)
-      timer.unref()
       this.#completion.then(() => clearTimeout(timer), () => clearTimeout(timer))
     }
     this.#host.onStateChange()
@@ -114,12 +113,12 @@ export class StartupRunner<App> {
 
   #expire (timeout: number): void {
     if (this.#state !== 'running') return
-    const unfinished = [...this.#phases.values()].filter((r) => r.state !== 'done' && r.state !== 'failed' && r.state !== 'skipped')
+    const unfinished = [...this.#phases.values()].filter((r) => r.state === 'pending' || r.state === 'waiting' || r.state === 'running')
     const names = unfinished.map((r) => r.config.name).join(', ')
+    // Only phases under way are aborted; pending ones always wait on one of
+    // them and are skipped when it fails, so the error names where time went.
     for (const record of unfinished) {
-      const error = new PhaseError(record.config.name, `did not finish within startup.timeout ${timeout} ms (unfinished: ${names})`)
-      if (record.controller !== null) record.controller.abort(error)
-      else if (record.state === 'pending') this.#fail(record, error)
+      record.controller?.abort(new PhaseError(record.config.name, `did not finish within startup.timeout ${timeout} ms (unfinished: ${names})`))
     }
   }
 
@@ -173,7 +172,6 @@ export class StartupRunner<App> {
       const detail = waitingOn.length > 0 ? ` while waiting for probes: ${waitingOn.join(', ')}` : record.state === 'running' ? ' while running' : ''
       controller.abort(new PhaseError(name, `timed out after ${timeout} ms${detail}`))
     }, timeout)
-    timer.unref()
     try {
       if (probes.length > 0) await this.#host.waitForProbes(probes, controller.signal)
       record.state = 'running'

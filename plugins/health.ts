@@ -1,5 +1,5 @@
 import fp from 'fastify-plugin'
-import type { FastifyPluginCallback, FastifyReply, FastifyRequest, LogLevel } from 'fastify'
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest, LogLevel } from 'fastify'
 import { ReadinessOptionError } from '../lib/errors.js'
 import { describe } from '../lib/options.js'
 import { PROBES_PLUGIN_NAME } from './probes.js'
@@ -27,7 +27,7 @@ const BODY: Record<Verdict, string> = {
   fail: '{"status":"fail"}'
 }
 
-const healthPlugin: FastifyPluginCallback<HealthPluginOptions> = (fastify, opts, done) => {
+const healthPlugin: FastifyPluginAsync<HealthPluginOptions> = async (fastify, opts) => {
   rejectUnknownPluginKeys('health', opts as Record<string, unknown>, ['prefix', 'logLevel', 'details'])
   const prefix = parsePrefix(opts.prefix)
   const details = parseDetails(opts.details)
@@ -81,7 +81,6 @@ const healthPlugin: FastifyPluginCallback<HealthPluginOptions> = (fastify, opts,
       handler
     })
   }
-  done()
 }
 
 function parsePrefix (value: unknown): string {

@@ -1,5 +1,5 @@
 import fp from 'fastify-plugin'
-import type { FastifyPluginCallback } from 'fastify'
+import type { FastifyPluginAsync } from 'fastify'
 import { objectOption } from '../lib/options.js'
 import type { ProbeDefinition } from '../lib/probe-options.js'
 import { ensureReadiness, rejectUnknownPluginKeys } from './shared.js'
@@ -16,7 +16,7 @@ export const PROBES_PLUGIN_NAME = 'fastify-readiness-probes'
  * configured checks, starts polling once the app is ready and stops every
  * timer when it closes.
  */
-const probesPlugin: FastifyPluginCallback<ProbesPluginOptions> = (fastify, opts, done) => {
+const probesPlugin: FastifyPluginAsync<ProbesPluginOptions> = async (fastify, opts) => {
   rejectUnknownPluginKeys('', opts as Record<string, unknown>, ['probes'])
   const readiness = ensureReadiness(fastify)
   const probes = objectOption('probes', opts.probes)
@@ -31,7 +31,6 @@ const probesPlugin: FastifyPluginCallback<ProbesPluginOptions> = (fastify, opts,
     readiness.close()
     hookDone()
   })
-  done()
 }
 
 export default fp(probesPlugin, { fastify: '5.x', name: PROBES_PLUGIN_NAME })

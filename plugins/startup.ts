@@ -1,5 +1,5 @@
 import fp from 'fastify-plugin'
-import type { FastifyInstance, FastifyPluginCallback } from 'fastify'
+import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
 import { ReadinessOptionError } from '../lib/errors.js'
 import { durationOption, enumOption, objectOption } from '../lib/options.js'
 import { parsePhase, type PhaseDefinition } from '../lib/phase-options.js'
@@ -21,7 +21,7 @@ export interface StartupPluginOptions {
 
 export const STARTUP_PLUGIN_NAME = 'fastify-readiness-startup'
 
-const startupPlugin: FastifyPluginCallback<StartupPluginOptions> = (fastify, opts, done) => {
+const startupPlugin: FastifyPluginAsync<StartupPluginOptions> = async (fastify, opts) => {
   rejectUnknownPluginKeys('startup', opts as Record<string, unknown>, ['phases', 'mode', 'timeout'])
   const readiness = ensureReadiness(fastify)
   const phases = objectOption('phases', opts.phases)
@@ -38,7 +38,6 @@ const startupPlugin: FastifyPluginCallback<StartupPluginOptions> = (fastify, opt
     // In background mode a failure is reported through status, events and the log.
     if (mode === 'blocking') await completion
   })
-  done()
 }
 
 /**

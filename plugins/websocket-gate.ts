@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { setTimeout as sleep } from 'node:timers/promises'
 import fp from 'fastify-plugin'
-import type { FastifyPluginCallback, FastifyReply, FastifyRequest, onRequestHookHandler, RouteOptions } from 'fastify'
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest, onRequestHookHandler, RouteOptions } from 'fastify'
 import type {} from '@fastify/websocket'
 import type { WebSocket } from 'ws'
 import { drainSockets } from '../lib/drain.js'
@@ -39,7 +39,7 @@ const MODES: GateMode[] = ['hold', 'reject', 'accept-then-close']
 const TRY_AGAIN_LATER = 1013
 const EMPTY_HEAD = Buffer.alloc(0)
 
-const websocketGate: FastifyPluginCallback<WebSocketGateOptions> = (fastify, opts, done) => {
+const websocketGate: FastifyPluginAsync<WebSocketGateOptions> = async (fastify, opts) => {
   rejectUnknownPluginKeys('websocket', opts as Record<string, unknown>, ['mode', 'holdTimeout', 'maxHeld', 'drainDelay', 'drainTimeout', 'closeCode', 'closeReason'])
   const defaults = {
     mode: enumOption<GateMode>('websocket.mode', opts.mode, MODES, 'hold'),
@@ -198,7 +198,6 @@ const websocketGate: FastifyPluginCallback<WebSocketGateOptions> = (fastify, opt
     if (result.closed + result.terminated > 0) fastify.log.info({ ...result, closeCode }, 'websocket connections drained')
   })
   if (!first) fastify.log.warn('fastify-readiness: could not run the WebSocket drain before @fastify/websocket\'s preClose; clients may see close code 1005 on shutdown')
-  done()
 }
 
 interface ParsedRoute {

@@ -1,0 +1,51 @@
+import type { FastifyInstance } from 'fastify'
+import WebSocket from 'ws'
+
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** Listens on a free loopback port and returns the base URLs. */
+export async function listen (app: FastifyInstance): Promise<{ http: string, ws: string, port: number }> {
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const address = app.server.address()
+  if (address === null || typeof address === 'string') throw new Error('no port')
+  return { http: `http://127.0.0.1:${address.port}`, ws: `ws://127.0.0.1:${address.port}`, port: address.port }
+}
+
+export type WsOutcome =
+  | { kind: 'open', ws: WebSocket, at: number }
+  | { kind: 'refused', status: number, headers: Record<string, string | string[] | undefined>, body: string, at: number }
+  | { kind: 'error', error: Error, at: number }
+
+/** Opens a real ws client and reports how the handshake ended. */
+export function connect (url: string, options: WebSocket.ClientOptions = {}): Promise<WsOutcome> {
+  return new Promise((resolve) => {
+    const ws = new WebSocket(url, options)
+    ws.once('open', () => resolve({ kind: 'open', ws, at: Date.now() }))
+    ws.once('unexpected-response', (_req, res) => {
+      let body = ''
+      res.setEncoding('utf8')
+      res.on('data', (chunk: string) => { body += chunk })
+      res.on('end', () => resolve({ kind: 'refused', status: res.statusCode ?? 0, headers: res.headers, body, at: Date.now() }))
+    })
+    ws.once('error', (error) => resolve({ kind: 'error', error, at: Date.now() }))
+  })
+}
+
+/** Resolves with the close code and reason a socket ends with. */
+export function closed (ws: WebSocket): Promise<{ code: number, reason: string }> {
+  if (ws.readyState === WebSocket.CLOSED) return Promise.resolve({ code: -1, reason: 'already closed' })
+  return new Promise((resolve) => ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })))
+}
+
+export function nextMessage (ws: WebSocket): Promise<string> {
+  return new Promise((resolve, reject) => {
+    ws.once('message', (data) => resolve(data.toString()))
+    ws.once('close', (code) => reject(new Error(`closed with ${code} before a message`)))
+  })
+}
+
+export async function getJson (url: string, init: RequestInit = {}): Promise<{ status: number, headers: Headers, body: any }> {
+  const res = await fetch(url, init)
+  const text = await res.text()
+  return { status: res.status, headers: res.headers, body: text === '' ? null : JSON.parse(text) }
+}
