@@ -141,17 +141,19 @@ export class StartupRunner<App> {
 
   /** The chain of finished phases that determined when startup ended. */
   criticalPath (): string[] {
+    const later = (r: PhaseRecord<App>, than: PhaseRecord<App> | null): boolean =>
+      r.finishedAt !== null && (than === null || r.finishedAt > (than.finishedAt as number) ||
+        // Same millisecond: the phase that comes after the other is later.
+        (r.finishedAt === than.finishedAt && r.config.after.includes(than.config.name)))
     let last: PhaseRecord<App> | null = null
-    for (const r of this.#phases.values()) {
-      if (r.finishedAt !== null && (last === null || (last.finishedAt as number) < r.finishedAt)) last = r
-    }
+    for (const r of this.#phases.values()) if (later(r, last)) last = r
     const path: string[] = []
     while (last !== null) {
       path.unshift(last.config.name)
       let prev: PhaseRecord<App> | null = null
       for (const dep of last.config.after) {
         const r = this.#phases.get(dep) as PhaseRecord<App>
-        if (r.finishedAt !== null && (prev === null || (prev.finishedAt as number) < r.finishedAt)) prev = r
+        if (later(r, prev)) prev = r
       }
       last = prev
     }

@@ -114,9 +114,14 @@ const websocketGate: FastifyPluginAsync<WebSocketGateOptions> = async (fastify, 
 
   function hold (route: RouteGate<WebSocket>, socket: Duplex, then: (outcome: HoldOutcome) => void): void {
     const held = registry.hold(route, route.options.holdTimeout)
+    // 'end' too: the HTTP server allows half-open sockets, so a client that
+    // sends FIN while held would otherwise sit here until the hold timeout.
     socket.once('close', held.cancel)
+    socket.once('end', held.cancel)
     void held.outcome.then((outcome) => {
       socket.removeListener('close', held.cancel)
+      socket.removeListener('end', held.cancel)
+      if (outcome === 'gone') socket.destroy()
       then(outcome)
     })
   }

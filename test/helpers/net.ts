@@ -49,3 +49,32 @@ export async function getJson (url: string, init: RequestInit = {}): Promise<{ s
   const text = await res.text()
   return { status: res.status, headers: res.headers, body: text === '' ? null : JSON.parse(text) }
 }
+
+/**
+ * A hand-written upgrade request on a raw TCP socket, for what a ws client
+ * cannot do: reset mid-hold, or complete the handshake and then never answer.
+ */
+export function rawUpgrade (port: number, path: string): Promise<{ socket: import('node:net').Socket, received: () => string, ended: Promise<void> }> {
+  return import('node:net').then(({ connect: tcp }) => new Promise((resolve, reject) => {
+    const socket = tcp({ port, host: '127.0.0.1' })
+    let data = ''
+    socket.setEncoding('latin1')
+    socket.on('data', (chunk: string) => { data += chunk })
+    socket.on('error', () => {})
+    const ended = new Promise<void>((resolve) => socket.once('close', () => resolve()))
+    socket.once('connect', () => {
+      socket.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+        'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n')
+      resolve({ socket, received: () => data, ended })
+    })
+    socket.once('error', reject)
+  }))
+}
+
+export async function until (predicate: () => boolean, timeout = 5000): Promise<void> {
+  const deadline = Date.now() + timeout
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time')
+    await sleep(2)
+  }
+}
