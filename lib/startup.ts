@@ -95,8 +95,8 @@ export class StartupRunner<App> {
       const timer = setTimeout(() => this.#expire(timeout), timeout)
       this.#completion.then(() => clearTimeout(timer), () => clearTimeout(timer))
     }
-    this.#host.onStateChange()
     if (this.#remaining === 0) this.#finish()
+    this.#host.onStateChange()
     for (const record of this.#phases.values()) {
       if (record.config.after.length === 0) this.#launch(record)
     }
