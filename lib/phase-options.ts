@@ -4,7 +4,10 @@ import { durationOption, functionOption, isPlainObject, describe, rejectUnknownK
 /** A phase's work. `app` is whatever the host passes (the Fastify instance in the plugin). */
 export type PhaseRun<App = unknown> = (app: App, signal: AbortSignal) => unknown
 
-export interface PhaseDefinition<App = unknown> {
+/** What users write: a bare run function, or an object. */
+export type PhaseDefinition<App = unknown> = PhaseRun<App> | PhaseObjectDefinition<App>
+
+export interface PhaseObjectDefinition<App = unknown> {
   /** Phases that must be done before this one starts. */
   after?: string[]
   /** Probes that must pass before `run` is called (the phase is done when they pass, if it has no `run`). */

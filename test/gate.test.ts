@@ -102,7 +102,7 @@ t.test('per-route requirements: a chat route that needs Redis is not held hostag
 t.test('a dependency lost after ready: new upgrades refused, open sockets stay unless the route asks to close them', async (t) => {
   const redis = new Switch(true)
   const app = await buildApp(t, { probes: { redis: { check: redis.check, interval: 20, startInterval: 5 } }, websocket: { mode: 'reject' } })
-  app.get('/chat', { websocket: true }, (socket) => socket.on('message', (d) => socket.send(d.toString())))
+  app.get('/chat', { websocket: true }, (socket) => { socket.on('message', (d) => socket.send(d.toString())) })
   app.get('/feed', { websocket: true, readiness: { closeOnLoss: true } }, () => {})
   const { ws } = await listen(app)
   await until(() => app.readiness.isReady())

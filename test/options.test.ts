@@ -78,7 +78,7 @@ t.test('a route that requires an unknown phase or probe fails ready() and names 
   await app.register(websocket)
   await app.register(readiness, { probes: { redis: ok } })
   app.get('/chat', { websocket: true, readiness: { requires: ['redis', 'kafka'] } }, () => {})
-  await t.rejects(app.ready(), /option "routes\["GET \/chat"\].readiness.requires" names "kafka", which is neither a phase nor a probe/)
+  await t.rejects(async () => { await app.ready() }, /option "routes\["GET \/chat"\].readiness.requires" names "kafka", which is neither a phase nor a probe/)
 })
 
 t.test('bad route options fail at route registration', async (t) => {
@@ -93,13 +93,13 @@ t.test('bad route options fail at route registration', async (t) => {
 t.test('the gate registered without @fastify/websocket is a clear error', async (t) => {
   const app = Fastify()
   t.teardown(() => app.close())
-  await t.rejects(app.register(readinessWebSocketGate).ready(), /dependency '@fastify\/websocket' of plugin 'fastify-readiness-websocket' is not registered/)
+  await t.rejects(async () => { await app.register(readinessWebSocketGate).ready() }, /dependency '@fastify\/websocket' of plugin 'fastify-readiness-websocket' is not registered/)
 })
 
 t.test('websocket options without @fastify/websocket is a clear error', async (t) => {
   const app = Fastify()
   t.teardown(() => app.close())
-  await t.rejects(app.register(readiness, { websocket: { mode: 'reject' } }).ready(), /option "websocket" is set, but @fastify\/websocket is not registered: register it before fastify-readiness/)
+  await t.rejects(async () => { await app.register(readiness, { websocket: { mode: 'reject' } }).ready() }, /option "websocket" is set, but @fastify\/websocket is not registered: register it before fastify-readiness/)
 })
 
 t.test('@fastify/websocket registered after the suite is a clear error, not an ungated route', async (t) => {

@@ -9,7 +9,7 @@ t.test('shutdown with open, held and arriving clients: 503 first, then 1012, and
     probes: { search: { check: slow.check, critical: false, startInterval: 5 } },
     websocket: { mode: 'hold', holdTimeout: 30_000, drainDelay: 300, drainTimeout: 2000 }
   })
-  app.get('/chat', { websocket: true }, (socket) => socket.on('message', (d) => socket.send(d.toString())))
+  app.get('/chat', { websocket: true }, (socket) => { socket.on('message', (d) => socket.send(d.toString())) })
   app.get('/search', { websocket: true, readiness: { requires: ['search'] } }, () => {})
   const { ws, http } = await listen(app)
   await until(() => app.readiness.isReady())

@@ -137,7 +137,7 @@ t.test('blocking startup: ready() rejects with an error naming the phase that di
     probes: { postgres: async () => { throw new Error('down') } },
     phases: { database: { probes: ['postgres'], timeout: 100 }, websocket: { after: ['database'], run: async () => {}, timeout: 1000 } }
   })
-  await t.rejects(app.ready(), { name: 'PhaseError', phase: 'database', message: /timed out after 100 ms while waiting for probes: postgres/ })
+  await t.rejects(async () => { await app.ready() }, { name: 'PhaseError', phase: 'database', message: /timed out after 100 ms while waiting for probes: postgres/ })
 })
 
 t.test('startup.timeout bounds the whole graph and names the unfinished phases', async (t) => {
@@ -147,7 +147,7 @@ t.test('startup.timeout bounds the whole graph and names the unfinished phases',
     startup: { mode: 'blocking', timeout: 120 },
     phases: { a: work(80), b: { after: ['a'], run: work(80) }, c: { after: ['b'], run: work(10) } }
   })
-  await t.rejects(app.ready(), { name: 'PhaseError', phase: 'b', message: /did not finish within startup.timeout 120 ms \(unfinished: b, c\)/ })
+  await t.rejects(async () => { await app.ready() }, { name: 'PhaseError', phase: 'b', message: /did not finish within startup.timeout 120 ms \(unfinished: b, c\)/ })
 })
 
 t.test('closing during startup aborts phases and leaves no timers behind', async (t) => {

@@ -1,0 +1,18 @@
+import { buildChatServer } from './app.js'
+
+// Embedded defaults: no external service needed. GATE=off runs the naive variant.
+const app = await buildChatServer({
+  gated: process.env.GATE !== 'off',
+  warmupMs: Number(process.env.WARMUP_MS ?? 3000),
+  mode: process.env.GATE_MODE ?? 'hold',
+  drainDelay: Number(process.env.DRAIN_DELAY_MS ?? 0)
+})
+
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.once(signal, () => {
+    app.log.info({ signal }, 'shutting down: readiness turns 503, sockets close with 1012')
+    app.close().then(() => process.exit(0), (err) => { app.log.error(err); process.exit(1) })
+  })
+}
+
+await app.listen({ port: Number(process.env.PORT ?? 3000), host: process.env.HOST ?? '127.0.0.1' })
