@@ -15,3 +15,4 @@ export type { PhaseDefinition, PhaseObjectDefinition, PhaseRun } from './lib/pha
 export type { PhaseSnapshot, PhaseState, StartupState } from './lib/startup.js'
 export type { GateMode, WebSocketReadiness, ConnectionReadiness, RouteReadiness } from './lib/route-gate.js'
 export { ReadinessOptionError, ProbeTimeoutError, PhaseError, WaitTimeoutError } from './lib/errors.js'
+export { postgresProbe, redisProbe, httpProbe, tcpProbe, type PostgresProbeOptions, type RedisProbeOptions, type PingableClient, type HttpProbeOptions, type TcpProbeOptions, type ClosableCheck } from './lib/probes/index.js'

@@ -62,6 +62,7 @@ export class Probe {
   #inFlightAbort: AbortController | null = null
   #timer: NodeJS.Timeout | null = null
   #polling = false
+  #stopped = false
   #onChange: ChangeListener
   #onError: (probe: Probe, error: Error) => void
 
@@ -98,12 +99,17 @@ export class Probe {
     this.#tick()
   }
 
-  /** Stops polling and aborts a run under way; the cached result stays readable. */
-  stop (): void {
+  /**
+   * Stops polling, aborts a run under way and closes what the check owns (a
+   * built-in probe's own connection); the cached result stays readable.
+   */
+  async stop (): Promise<void> {
     this.#polling = false
+    this.#stopped = true
     if (this.#timer !== null) clearTimeout(this.#timer)
     this.#timer = null
     this.#inFlightAbort?.abort(new Error(`probe "${this.name}" stopped`))
+    await (this.config.check as { close?: () => Promise<void> }).close?.()
   }
 
   snapshot (): ProbeSnapshot {
@@ -154,6 +160,8 @@ export class Probe {
   }
 
   #record (failure: Error | null, latency: number): void {
+    // A run cut short by stop() says nothing about the dependency.
+    if (this.#stopped) return
     const now = Date.now()
     this.#runs++
     this.#latencyMs = Math.round(latency * 100) / 100

@@ -285,14 +285,17 @@ export class Readiness<App = unknown> extends EventEmitter<ReadinessEvents> {
     this.#recompute('draining')
   }
 
-  /** Stops every timer and aborts every run under way. */
-  close (): void {
+  /** Stops every timer, aborts every run under way and closes the probes' own connections. */
+  async close (): Promise<void> {
     if (this.#closed) return
     this.#closed = true
     this.#draining = true
-    for (const probe of this.#probes.values()) probe.stop()
     this.#runner?.close()
     this.#recompute('closed')
+    const results = await Promise.allSettled([...this.#probes.values()].map((probe) => probe.stop()))
+    for (const result of results) {
+      if (result.status === 'rejected') this.#log.warn({ err: { message: String((result.reason as Error)?.message ?? result.reason) } }, 'a probe failed to close')
+    }
   }
 
   // ---------------------------------------------------------------- internals

@@ -27,9 +27,8 @@ const probesPlugin: FastifyPluginAsync<ProbesPluginOptions> = async (fastify, op
     readiness.startProbes()
     hookDone()
   })
-  fastify.addHook('onClose', function stopProbes (_instance, hookDone) {
-    readiness.close()
-    hookDone()
+  fastify.addHook('onClose', async function stopProbes () {
+    await readiness.close()
   })
 }
 

@@ -1,0 +1,5 @@
+export { postgresProbe, type PostgresProbeOptions } from './postgres.js'
+export { redisProbe, type RedisProbeOptions, type PingableClient } from './redis.js'
+export { httpProbe, type HttpProbeOptions } from './http.js'
+export { tcpProbe, type TcpProbeOptions } from './tcp.js'
+export type { ClosableCheck } from './closable.js'
