@@ -61,6 +61,8 @@ export class Readiness<App = unknown> extends EventEmitter<ReadinessEvents> {
   readonly #probes = new Map<string, Probe>()
   readonly #phaseConfigs = new Map<string, PhaseConfig<App>>()
   readonly #changeListeners = new Set<() => void>()
+  /** Probes every requirement check includes (event-loop pressure): no route is exempt. */
+  readonly #everywhere = new Set<string>()
   /** Set by the WebSocket gate when it is registered. */
   websocket: WebSocketReadiness | null = null
   #runner: StartupRunner<App> | null = null
@@ -100,6 +102,18 @@ export class Readiness<App = unknown> extends EventEmitter<ReadinessEvents> {
   }
 
   hasProbe (name: string): boolean { return this.#probes.has(name) }
+
+  /** Makes a registered probe part of every route's requirements, not only of full readiness. */
+  requireEverywhere (name: string): void {
+    if (!this.#probes.has(name)) throw new ReadinessOptionError('requireEverywhere', `names unknown probe "${name}"`)
+    this.#everywhere.add(name)
+    this.#recompute(`${name} required everywhere`)
+  }
+
+  /** The IETF health format's componentType of a probe, when its check declares one. */
+  componentType (name: string): string | undefined {
+    return (this.#probes.get(name)?.config.check as { componentType?: string } | undefined)?.componentType
+  }
   probeNames (): string[] { return [...this.#probes.keys()] }
 
   /** Runs a probe now (joining a run under way) and resolves with its status. */
@@ -194,6 +208,7 @@ export class Readiness<App = unknown> extends EventEmitter<ReadinessEvents> {
     if (requires === undefined) return this.#ready
     if (this.#draining || this.#closed) return false
     for (const name of requires) if (!this.#holds(name)) return false
+    for (const name of this.#everywhere) if (!this.#holds(name)) return false
     return true
   }
 
@@ -207,6 +222,7 @@ export class Readiness<App = unknown> extends EventEmitter<ReadinessEvents> {
       for (const [name, probe] of this.#probes) if (probe.critical && !probe.passing) out.push(name)
     } else {
       for (const name of requires) if (!this.#holds(name)) out.push(name)
+      for (const name of this.#everywhere) if (!requires.includes(name) && !this.#holds(name)) out.push(name)
     }
     return out
   }

@@ -1,84 +1,111 @@
 import fp from 'fastify-plugin'
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest, LogLevel } from 'fastify'
 import { ReadinessOptionError } from '../lib/errors.js'
-import { describe } from '../lib/options.js'
+import { buildBody, type BodyInput, type HealthFormat, type Verdict } from '../lib/health-format.js'
+import { booleanOption, describe, enumOption, isPlainObject, stringListOption } from '../lib/options.js'
 import { PROBES_PLUGIN_NAME } from './probes.js'
 import { ensureReadiness, rejectUnknownPluginKeys } from './shared.js'
 
 export type DetailsPolicy = 'never' | 'always' | ((request: FastifyRequest) => boolean)
 
 export interface HealthPluginOptions {
-  /** Path prefix of the four routes (default `/health`). */
+  /** Path prefix of the routes (default `/health`). */
   prefix?: string
   /** Log level of the health routes (default `warn`, so a probe every second does not flood the log). */
   logLevel?: LogLevel
   /** Who sees phases, probes, latencies and (redacted) errors. Default `never`: status only. */
   details?: DetailsPolicy
+  /** Let anonymous callers see check names and their statuses (never latencies or errors). Default false. */
+  exposeNames?: boolean
+  /** Default body format; `application/health+json` is also served whenever the client asks for it. */
+  format?: HealthFormat
+  /** Readiness groups: `{ chat: ['redis'] }` serves `/health/ready/chat`, 200 when those phases and probes hold. */
+  groups?: Record<string, string[]>
 }
 
 export const HEALTH_PLUGIN_NAME = 'fastify-readiness-health'
 
-type Verdict = 'pass' | 'warn' | 'fail'
+const HEALTH_JSON = 'application/health+json'
+const JSON_TYPE = 'application/json; charset=utf-8'
+const ROUTE_NAME = /^[a-z0-9][a-z0-9_-]*$/i
 
-// Anonymous bodies never change shape, so they are serialized once.
-const BODY: Record<Verdict, string> = {
-  pass: '{"status":"pass"}',
-  warn: '{"status":"warn"}',
-  fail: '{"status":"fail"}'
-}
+type Scope = BodyInput['scope']
 
 const healthPlugin: FastifyPluginAsync<HealthPluginOptions> = async (fastify, opts) => {
-  rejectUnknownPluginKeys('health', opts as Record<string, unknown>, ['prefix', 'logLevel', 'details'])
+  rejectUnknownPluginKeys('health', opts as Record<string, unknown>, ['prefix', 'logLevel', 'details', 'exposeNames', 'format', 'groups'])
   const prefix = parsePrefix(opts.prefix)
   const details = parseDetails(opts.details)
+  const names = booleanOption('health.exposeNames', opts.exposeNames, false)
+  const defaultFormat = enumOption<HealthFormat>('health.format', opts.format, ['json', 'health+json'], 'json')
+  const groups = parseGroups(opts.groups)
   const logLevel = opts.logLevel ?? 'warn'
   const readiness = ensureReadiness(fastify)
 
   const websocketReady = (): boolean => readiness.websocket?.isReadyForConnections() ?? readiness.isReady()
+  const fullyReady = (): Verdict => readiness.isReady() && websocketReady() ? (readiness.degraded ? 'warn' : 'pass') : 'fail'
 
-  const routes: Record<string, (request: FastifyRequest, reply: FastifyReply) => FastifyReply> = {
-    live: (request, reply) => answer(request, reply, 'pass', () => ({ uptimeSeconds: Math.round(process.uptime()) })),
-    startup: (request, reply) => {
-      const state = readiness.startupState
-      return answer(request, reply, state === 'done' ? 'pass' : 'fail', () => {
-        const { startup, phases } = readiness.status()
-        return { startup, phases }
-      })
-    },
-    ready: (request, reply) => {
-      const ready = readiness.isReady() && websocketReady()
-      return answer(request, reply, ready ? (readiness.degraded ? 'warn' : 'pass') : 'fail', () => ({ ...readiness.status(), websocket: readiness.websocket?.getConnectionReadiness() ?? null }))
-    },
-    websocket: (request, reply) => answer(request, reply, websocketReady() ? 'pass' : 'fail', () => ({
-      websocket: readiness.websocket?.getConnectionReadiness() ?? null,
-      missing: readiness.missing()
-    }))
+  const routes: Array<{ path: string, scope: Scope, verdict: () => Verdict }> = [
+    { path: 'live', scope: 'live', verdict: () => 'pass' },
+    { path: 'startup', scope: 'startup', verdict: () => readiness.startupState === 'done' ? 'pass' : 'fail' },
+    { path: 'ready', scope: 'all', verdict: fullyReady },
+    { path: 'websocket', scope: 'websocket', verdict: () => websocketReady() ? 'pass' : 'fail' }
+  ]
+  for (const [group, requires] of Object.entries(groups)) {
+    routes.push({ path: `ready/${group}`, scope: 'all', verdict: () => readiness.meets(requires) ? 'pass' : 'fail' })
   }
 
-  function answer (request: FastifyRequest, reply: FastifyReply, verdict: Verdict, detail: () => object): FastifyReply {
-    reply.header('cache-control', 'no-store')
-    const allowed = details === 'always' || (typeof details === 'function' && details(request))
-    if (verdict === 'fail') {
-      const retryAfter = readiness.retryAfterSeconds()
-      reply.code(503).header('retry-after', String(retryAfter))
-      if (!allowed) {
-        return reply.type('application/json; charset=utf-8').send(`{"status":"fail","retryAfter":${retryAfter}}`)
-      }
-      return reply.send({ status: verdict, retryAfter, ...detail() })
+  // Anonymous JSON bodies never change shape, so the common ones are serialized once.
+  const cached = new Map<string, string>()
+  const anonymousJson = (verdict: Verdict, retryAfter: number | null): string => {
+    const key = `${verdict}:${retryAfter ?? ''}`
+    let body = cached.get(key)
+    if (body === undefined) {
+      body = JSON.stringify(retryAfter === null ? { status: verdict } : { status: verdict, retryAfter })
+      cached.set(key, body)
     }
-    if (!allowed) return reply.type('application/json; charset=utf-8').send(BODY[verdict])
-    return reply.send({ status: verdict, ...detail() })
+    return body
   }
 
-  for (const [name, handler] of Object.entries(routes)) {
+  function answer (request: FastifyRequest, reply: FastifyReply, scope: Scope, verdict: Verdict): FastifyReply {
+    const format = wantsHealthJson(request) ? 'health+json' : defaultFormat
+    const allowed = details === 'always' || (typeof details === 'function' && details(request))
+    const retryAfter = verdict === 'fail' ? readiness.retryAfterSeconds() : null
+    reply.header('cache-control', 'no-store')
+    if (retryAfter !== null) reply.code(503).header('retry-after', String(retryAfter))
+    if (format === 'json' && !allowed && !names) return reply.type(JSON_TYPE).send(anonymousJson(verdict, retryAfter))
+    const body = buildBody(format, {
+      verdict,
+      retryAfter,
+      details: allowed,
+      names,
+      scope,
+      status: () => readiness.status(),
+      websocket: () => readiness.websocket?.getConnectionReadiness() ?? null,
+      componentTypes: (probe) => readiness.componentType(probe)
+    })
+    return reply.type(format === 'health+json' ? HEALTH_JSON : JSON_TYPE).send(JSON.stringify(body))
+  }
+
+  function wantsHealthJson (request: FastifyRequest): boolean {
+    const accept = request.headers.accept
+    return accept !== undefined && accept.includes(HEALTH_JSON)
+  }
+
+  for (const { path, scope, verdict } of routes) {
     fastify.route({
       method: ['GET', 'HEAD'],
-      url: `${prefix}/${name}`,
+      url: `${prefix}/${path}`,
       exposeHeadRoute: false,
       logLevel,
       // Health routes must answer in every state: never gated by the suite.
       readiness: false,
-      handler
+      handler: (request, reply) => answer(request, reply, scope, verdict())
+    })
+  }
+
+  if (Object.keys(groups).length > 0) {
+    fastify.addHook('onReady', async function checkGroups () {
+      for (const [group, requires] of Object.entries(groups)) readiness.assertKnown(`health.groups.${group}`, requires)
     })
   }
 }
@@ -95,6 +122,19 @@ function parseDetails (value: unknown): DetailsPolicy {
   if (value === undefined) return 'never'
   if (value === 'never' || value === 'always' || typeof value === 'function') return value as DetailsPolicy
   throw new ReadinessOptionError('health.details', `must be 'never', 'always' or a function (request) => boolean, got ${describe(value)}`)
+}
+
+function parseGroups (value: unknown): Record<string, string[]> {
+  if (value === undefined) return {}
+  if (!isPlainObject(value)) throw new ReadinessOptionError('health.groups', `must be an object of group name to phase and probe names, got ${describe(value)}`)
+  const out: Record<string, string[]> = {}
+  for (const [name, requires] of Object.entries(value)) {
+    if (!ROUTE_NAME.test(name)) throw new ReadinessOptionError(`health.groups.${name}`, 'must be a name of letters, digits, "-" and "_" (it becomes a path segment)')
+    const list = stringListOption(`health.groups.${name}`, requires)
+    if (list.length === 0) throw new ReadinessOptionError(`health.groups.${name}`, 'must name at least one phase or probe')
+    out[name] = list
+  }
+  return out
 }
 
 export default fp(healthPlugin, { fastify: '5.x', name: HEALTH_PLUGIN_NAME, dependencies: [PROBES_PLUGIN_NAME] })

@@ -27,6 +27,12 @@ const probesPlugin: FastifyPluginAsync<ProbesPluginOptions> = async (fastify, op
     readiness.startProbes()
     hookDone()
   })
+  // Shutdown turns readiness off before anything else closes (the WebSocket
+  // gate's drain does the same, earlier, when it is registered).
+  fastify.addHook('preClose', function stopBeingReady (hookDone) {
+    readiness.startDraining()
+    hookDone()
+  })
   fastify.addHook('onClose', async function stopProbes () {
     await readiness.close()
   })

@@ -6,6 +6,7 @@ import { describe, isPlainObject } from '../lib/options.js'
 import type { PhaseDefinition } from '../lib/phase-options.js'
 import type { ProbeDefinition } from '../lib/probe-options.js'
 import healthPlugin, { type HealthPluginOptions } from './health.js'
+import pressurePlugin, { type PressureOptions } from './pressure.js'
 import probesPlugin from './probes.js'
 import { rejectUnknownPluginKeys } from './shared.js'
 import startupPlugin, { type StartupPluginOptions } from './startup.js'
@@ -19,18 +20,22 @@ export interface FastifyReadinessOptions {
   websocket?: WebSocketGateOptions | false
   /** Options of the health routes, or `false` to register none. */
   health?: HealthPluginOptions | false
+  /** Event-loop and memory thresholds (through @fastify/under-pressure) that make readiness fail or warn. */
+  pressure?: PressureOptions
 }
 
 export const UMBRELLA_PLUGIN_NAME = 'fastify-readiness'
 
 /** Registers the whole suite: probes, startup phases, the WebSocket gate and the health routes. */
 const fastifyReadiness: FastifyPluginAsync<FastifyReadinessOptions> = async (fastify, opts) => {
-  rejectUnknownPluginKeys('', opts as Record<string, unknown>, ['probes', 'phases', 'startup', 'websocket', 'health'])
+  rejectUnknownPluginKeys('', opts as Record<string, unknown>, ['probes', 'phases', 'startup', 'websocket', 'health', 'pressure'])
   const startup = section('startup', opts.startup) ?? {}
   const websocket = opts.websocket === false ? false : section('websocket', opts.websocket)
   const health = opts.health === false ? false : section('health', opts.health) ?? {}
+  const pressure = section('pressure', opts.pressure)
 
   await fastify.register(probesPlugin, opts.probes === undefined ? {} : { probes: opts.probes })
+  if (pressure !== undefined) await fastify.register(pressurePlugin, pressure)
   await fastify.register(startupPlugin, opts.phases === undefined ? startup : { ...startup, phases: opts.phases })
   if (websocket !== false) {
     if (fastify.hasPlugin('@fastify/websocket')) {
@@ -61,7 +66,7 @@ function refuseLateWebSocket (fastify: FastifyInstance): void {
 
 function section<T> (path: string, value: T | undefined): T | undefined {
   if (value === undefined || isPlainObject(value)) return value
-  throw new ReadinessOptionError(path, `must be an object${path === 'startup' ? '' : ' or false'}, got ${describe(value)}`)
+  throw new ReadinessOptionError(path, `must be an object${path === 'startup' || path === 'pressure' ? '' : ' or false'}, got ${describe(value)}`)
 }
 
 export default fp(fastifyReadiness, { fastify: '5.x', name: UMBRELLA_PLUGIN_NAME })

@@ -33,7 +33,7 @@ export function httpProbe ({ url, expectStatus, method = 'GET', headers = {} }: 
   const agent = secure ? new HttpsAgent({ keepAlive: true, maxSockets: 1 }) : new HttpAgent({ keepAlive: true, maxSockets: 1 })
   const request = secure ? httpsRequest : httpRequest
   const label = `${method} ${target.origin}${target.pathname}`
-  return closable((signal) => new Promise<void>((resolve, reject) => {
+  return closable('component', (signal) => new Promise<void>((resolve, reject) => {
     const req = request(target, { method, headers, agent, signal }, (res) => {
       res.resume() // drain, so the connection can be reused
       res.once('error', reject)

@@ -25,8 +25,8 @@ export function postgresProbe (options: PostgresProbeOptions): ClosableCheck {
   const given = [connectionString, pool, client].filter((v) => v !== undefined).length
   if (given !== 1) throw new ReadinessOptionError('postgresProbe', 'needs exactly one of { connectionString }, { pool } or { client }')
   const query = { text: 'SELECT 1', query_timeout: statementTimeout }
-  if (pool !== undefined) return closable(async () => { await pool.query(query) })
-  if (client !== undefined) return closable(async () => { await client.query(query) })
+  if (pool !== undefined) return closable('datastore', async () => { await pool.query(query) })
+  if (client !== undefined) return closable('datastore', async () => { await client.query(query) })
   if (typeof connectionString !== 'string') throw new ReadinessOptionError('postgresProbe.connectionString', 'must be a string')
 
   const pg = loadDriver<{ Pool: new (config: PoolConfig) => Pool }>('postgresProbe', 'pg', ', or pass your own client as { pool } or { client }')
@@ -42,7 +42,7 @@ export function postgresProbe (options: PostgresProbeOptions): ClosableCheck {
   // An idle connection the server kills emits here; the next check reconnects.
   own.on('error', () => {})
   let ended = false
-  return closable(async () => {
+  return closable('datastore', async () => {
     if (ended) throw new Error('postgres probe closed')
     await own.query(query)
   }, async () => {

@@ -23,7 +23,7 @@ export function redisProbe (options: RedisProbeOptions): ClosableCheck {
   if ((url === undefined) === (client === undefined)) throw new ReadinessOptionError('redisProbe', 'needs exactly one of { url } or { client }')
   if (client !== undefined) {
     if (typeof client.ping !== 'function') throw new ReadinessOptionError('redisProbe.client', 'must have a ping() method (an ioredis or node-redis client)')
-    return closable(async () => { await client.ping() })
+    return closable('datastore', async () => { await client.ping() })
   }
   if (typeof url !== 'string') throw new ReadinessOptionError('redisProbe.url', 'must be a string')
   const { Redis: IORedis } = loadDriver<{ Redis: new (url: string, options: RedisOptions) => Redis }>('redisProbe', 'ioredis', ', or pass your own ioredis or node-redis client as { client }')
@@ -55,7 +55,7 @@ export function redisProbe (options: RedisProbeOptions): ClosableCheck {
     if (own === client) own = create()
     client.disconnect()
   }
-  return closable(async (signal) => {
+  return closable('datastore', async (signal) => {
     if (ended) throw new Error('redis probe closed')
     const client = own
     const onAbort = (): void => drop(client)
