@@ -68,6 +68,13 @@ export function validatePhaseGraph (phases: ReadonlyMap<string, PhaseConfig<unkn
   if (cycle !== null) throw new ReadinessOptionError(path, `contain a cycle: ${cycle.join(' -> ')}`)
 }
 
+/** Rejects a cyclic graph; needs no probe names, so it can run at registration. */
+export function assertAcyclic (phases: ReadonlyMap<string, PhaseConfig<unknown>>, path = 'phases'): void {
+  const known = new Map([...phases].map(([name, p]) => [name, { ...p, after: p.after.filter((d) => phases.has(d)) }]))
+  const cycle = findCycle(known)
+  if (cycle !== null) throw new ReadinessOptionError(path, `contain a cycle: ${cycle.join(' -> ')}`)
+}
+
 function findCycle (phases: ReadonlyMap<string, PhaseConfig<unknown>>): string[] | null {
   const state = new Map<string, 'visiting' | 'done'>()
   const stack: string[] = []
@@ -103,7 +110,8 @@ export function criticalPathBudget (phases: ReadonlyMap<string, PhaseConfig<unkn
     if (cached !== undefined) return cached
     const phase = phases.get(name) as PhaseConfig<unknown>
     let best = { budget: 0, path: [] as string[] }
-    for (const dep of phase.after) {
+    // Unknown names are reported at ready(); here they just add nothing.
+    for (const dep of phase.after.filter((d) => phases.has(d))) {
       const candidate = longest(dep)
       if (candidate.budget > best.budget) best = candidate
     }

@@ -1,8 +1,10 @@
 import { EventEmitter } from 'node:events'
 import { raceAbort } from './abort.js'
+import type { Budget } from './budget.js'
+import type { Platform } from './platform.js'
 import { ReadinessOptionError, WaitTimeoutError, type PhaseError } from './errors.js'
 import { isPlainObject, nameOption } from './options.js'
-import { criticalPathBudget, validatePhaseGraph, type PhaseConfig } from './phase-options.js'
+import { assertAcyclic, criticalPathBudget, validatePhaseGraph, type PhaseConfig } from './phase-options.js'
 import { Probe, type ProbeCheck, type ProbeSnapshot, type ProbeStatus } from './probe.js'
 import { parseProbe, type ProbeObjectDefinition } from './probe-options.js'
 import type { WebSocketReadiness } from './route-gate.js'
@@ -38,8 +40,13 @@ export interface ReadinessStatus {
     startedAt: string | null
     finishedAt: string | null
     durationMs: number | null
-    /** Sum of phase timeouts along the slowest chain: the most startup may take. */
+    /** The most startup may take: the critical path of phase timeouts plus a margin, or an override. */
     budgetMs: number
+    budgetSource: 'option' | 'env' | 'computed'
+    /** A running estimate of the time startup still needs. */
+    estimatedRemainingMs: number
+    platform: string
+    environment: string
     criticalPath: string[]
     error: { phase: string, message: string } | null
   }
@@ -67,6 +74,8 @@ export class Readiness<App = unknown> extends EventEmitter<ReadinessEvents> {
   websocket: WebSocketReadiness | null = null
   #runner: StartupRunner<App> | null = null
   #startupMode: StartupMode = 'background'
+  #budget: Budget | null = null
+  #platform: Platform | null = null
   #probesStarted = false
   #draining = false
   #closed = false
@@ -136,10 +145,50 @@ export class Readiness<App = unknown> extends EventEmitter<ReadinessEvents> {
   hasPhase (name: string): boolean { return this.#phaseConfigs.has(name) }
 
   set startupMode (mode: StartupMode) { this.#startupMode = mode }
+  /** Set by the startup plugin: the computed startup budget and the platform it was computed for. */
+  configureBudget (budget: Budget, platform: Platform): void {
+    this.#budget = budget
+    this.#platform = platform
+  }
+
+  get budget (): Budget | null { return this.#budget }
+  get platform (): Platform | null { return this.#platform }
+
+  /** What is left of the startup budget, in ms (0 once startup has ended). */
+  remainingBudgetMs (now = Date.now()): number {
+    const started = this.#runner?.startedAt
+    if (this.startupState !== 'running' || started == null || this.#budget === null) return 0
+    return Math.max(0, this.#budget.budgetMs - (now - started))
+  }
+
+  /** A running estimate of the time startup still needs, in ms. */
+  estimateRemainingMs (): number {
+    return this.#runner?.estimateRemainingMs() ?? 0
+  }
+
+  /**
+   * How long the gate holds an upgrade when no hold timeout is configured:
+   * during startup, what is left of the budget (holding past it is pointless:
+   * startup has failed by then), after a dependency loss about one probe
+   * cycle; never more than 5 s, since clients' handshake timeouts are short.
+   */
+  suggestedHoldMs (): number {
+    if (this.#draining) return 0
+    let ms = 0
+    if (this.startupState === 'running') {
+      ms = this.remainingBudgetMs()
+    } else {
+      for (const probe of this.#probes.values()) {
+        if (probe.critical && !probe.passing) ms = Math.max(ms, probe.config.interval + probe.config.timeout)
+      }
+    }
+    return Math.min(5000, Math.max(500, ms))
+  }
   get startupMode (): StartupMode { return this.#startupMode }
 
-  /** The critical path of phase timeouts (validated graph required). */
+  /** The critical path of phase timeouts. */
   startupBudget (): { budget: number, path: string[] } {
+    assertAcyclic(this.#phaseConfigs as ReadonlyMap<string, PhaseConfig<unknown>>)
     return criticalPathBudget(this.#phaseConfigs as ReadonlyMap<string, PhaseConfig<unknown>>)
   }
 
@@ -159,7 +208,7 @@ export class Readiness<App = unknown> extends EventEmitter<ReadinessEvents> {
    * Validates the graph and runs it; resolves when every phase is done, rejects
    * on the first failure. `timeout` bounds the whole startup.
    */
-  startup (timeout?: number): Promise<void> {
+  startup (timeout?: number, label?: string): Promise<void> {
     if (this.#runner === null) {
       this.validate()
       this.#runner = new StartupRunner<App>(this.#phaseConfigs.values(), {
@@ -172,7 +221,7 @@ export class Readiness<App = unknown> extends EventEmitter<ReadinessEvents> {
         onStateChange: () => this.#recompute('startup')
       })
     }
-    return this.#runner.start(timeout)
+    return this.#runner.start(timeout, label)
   }
 
   get startupState (): StartupState { return this.#runner?.state ?? 'pending' }
@@ -257,13 +306,19 @@ export class Readiness<App = unknown> extends EventEmitter<ReadinessEvents> {
    */
   retryAfterSeconds (): number {
     if (this.#draining) return 1
+    const state = this.startupState
     let ms = 1000
-    if (this.startupState === 'done') {
+    if (state === 'running' || state === 'pending') {
+      ms = this.estimateRemainingMs()
+    } else if (state === 'failed') {
+      ms = 30_000 // this instance will not become ready: look elsewhere for a while
+    } else {
+      // After a loss, readiness can come back at the failing probe's next run.
       for (const probe of this.#probes.values()) {
-        if (probe.critical && !probe.passing) ms = Math.max(ms, probe.config.interval + probe.config.timeout)
+        if (probe.critical && !probe.passing) ms = Math.max(ms, probe.config.interval)
       }
     }
-    return Math.min(60, Math.max(1, Math.ceil(ms / 1000)))
+    return Math.min(30, Math.max(1, Math.ceil(ms / 1000)))
   }
 
   status (): ReadinessStatus {
@@ -281,7 +336,11 @@ export class Readiness<App = unknown> extends EventEmitter<ReadinessEvents> {
         startedAt: runner?.startedAt != null ? new Date(runner.startedAt).toISOString() : null,
         finishedAt: runner?.finishedAt != null ? new Date(runner.finishedAt).toISOString() : null,
         durationMs: runner?.startedAt != null && runner.finishedAt != null ? runner.finishedAt - runner.startedAt : null,
-        budgetMs: this.startupBudget().budget,
+        budgetMs: this.#budget?.budgetMs ?? this.startupBudget().budget,
+        budgetSource: this.#budget?.source ?? 'computed',
+        estimatedRemainingMs: this.estimateRemainingMs(),
+        platform: this.#platform?.name ?? 'local',
+        environment: this.#platform?.environment ?? 'development',
         criticalPath: runner?.criticalPath() ?? [],
         error: failure === null ? null : { phase: failure.phase, message: failure.message }
       },

@@ -10,7 +10,8 @@ export interface RouteGateOptions {
   /** Phases and probes the route needs; undefined means full readiness. */
   requires: string[] | undefined
   mode: GateMode
-  holdTimeout: number
+  /** Undefined: derived per upgrade from the remaining startup budget. */
+  holdTimeout: number | undefined
   /** Close the route's open sockets (1013) when a requirement is lost after ready. */
   closeOnLoss: boolean
 }

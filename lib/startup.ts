@@ -3,6 +3,9 @@ import { PhaseError, toError } from './errors.js'
 import type { PhaseConfig } from './phase-options.js'
 import { redactError, type RedactedError } from './redact.js'
 
+/** Expected duration of a phase before any phase has finished, in ms. */
+const FIRST_GUESS_MS = 1000
+
 export type PhaseState = 'pending' | 'waiting' | 'running' | 'done' | 'failed' | 'skipped'
 export type StartupState = 'pending' | 'running' | 'done' | 'failed'
 
@@ -82,7 +85,7 @@ export class StartupRunner<App> {
    * Starts the graph once; later calls return the same completion promise.
    * `timeout` bounds the whole startup: phases still unfinished then fail with it.
    */
-  start (timeout?: number): Promise<void> {
+  start (timeout?: number, label = 'startup.timeout'): Promise<void> {
     if (this.#completion !== null) return this.#completion
     this.#completion = new Promise<void>((resolve, reject) => { this.#settle = { resolve, reject } })
     // Background mode never awaits the promise; a failure is reported through
@@ -92,7 +95,7 @@ export class StartupRunner<App> {
     this.#startedAt = Date.now()
     this.#remaining = this.#phases.size
     if (timeout !== undefined) {
-      const timer = setTimeout(() => this.#expire(timeout), timeout)
+      const timer = setTimeout(() => this.#expire(timeout, label), timeout)
       this.#completion.then(() => clearTimeout(timer), () => clearTimeout(timer))
     }
     if (this.#remaining === 0) this.#finish()
@@ -111,14 +114,14 @@ export class StartupRunner<App> {
     }
   }
 
-  #expire (timeout: number): void {
+  #expire (timeout: number, label: string): void {
     if (this.#state !== 'running') return
     const unfinished = [...this.#phases.values()].filter((r) => r.state === 'pending' || r.state === 'waiting' || r.state === 'running')
     const names = unfinished.map((r) => r.config.name).join(', ')
     // Only phases under way are aborted; pending ones always wait on one of
     // them and are skipped when it fails, so the error names where time went.
     for (const record of unfinished) {
-      record.controller?.abort(new PhaseError(record.config.name, `did not finish within startup.timeout ${timeout} ms (unfinished: ${names})`))
+      record.controller?.abort(new PhaseError(record.config.name, `did not finish within ${label} ${timeout} ms (unfinished: ${names})`))
     }
   }
 
@@ -137,6 +140,39 @@ export class StartupRunner<App> {
       }
     }
     return out
+  }
+
+  /**
+   * A running estimate of the time startup still needs, in ms: phases under
+   * way are expected to take as long as the finished ones took on average
+   * (a phase already slower than that is expected to end now), pending ones
+   * follow the graph. Errs low rather than high: a client told to wait too
+   * long comes back late, one told too little just retries once more.
+   */
+  estimateRemainingMs (now = Date.now()): number {
+    if (this.#state !== 'running') return 0
+    const durations: number[] = []
+    for (const r of this.#phases.values()) if (r.state === 'done') durations.push((r.finishedAt as number) - (r.startedAt as number))
+    const average = durations.length > 0 ? durations.reduce((a, b) => a + b, 0) / durations.length : null
+    const expected = (r: PhaseRecord<App>): number => Math.min(r.config.timeout, average ?? FIRST_GUESS_MS)
+    const memo = new Map<string, number>()
+    const finishAt = (r: PhaseRecord<App>): number => {
+      const cached = memo.get(r.config.name)
+      if (cached !== undefined) return cached
+      let at = now
+      if (r.state === 'done') at = r.finishedAt as number
+      else if (r.state === 'waiting' || r.state === 'running') at = Math.max(now, (r.startedAt as number) + expected(r))
+      else if (r.state === 'pending') {
+        let depsDone = now
+        for (const dep of r.config.after) depsDone = Math.max(depsDone, finishAt(this.#phases.get(dep) as PhaseRecord<App>))
+        at = depsDone + expected(r)
+      }
+      memo.set(r.config.name, at)
+      return at
+    }
+    let last = now
+    for (const r of this.#phases.values()) last = Math.max(last, finishAt(r))
+    return last - now
   }
 
   /** The chain of finished phases that determined when startup ended. */

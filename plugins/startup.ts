@@ -1,7 +1,9 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
 import { ReadinessOptionError } from '../lib/errors.js'
-import { durationOption, enumOption, objectOption } from '../lib/options.js'
+import { BUDGET_ENV, computeBudget, type Budget } from '../lib/budget.js'
+import { describe, durationOption, enumOption, integerOption, nameOption, objectOption, rejectUnknownKeys } from '../lib/options.js'
+import { detectPlatform } from '../lib/platform.js'
 import { parsePhase, type PhaseDefinition } from '../lib/phase-options.js'
 import type { StartupMode } from '../lib/readiness.js'
 import { PROBES_PLUGIN_NAME } from './probes.js'
@@ -15,29 +17,67 @@ export interface StartupPluginOptions {
    * the health routes tell the truth meanwhile. `blocking`: `ready()`/`listen()` wait for it.
    */
   mode?: StartupMode
-  /** Overall bound on startup, in ms. Defaults to the critical path of phase timeouts. */
+  /**
+   * Overall bound on startup, in ms. Default: the critical path of phase timeouts plus a margin
+   * for the platform (see `margin`); the READINESS_STARTUP_BUDGET_MS environment variable overrides
+   * the default, and this option overrides both.
+   */
   timeout?: number
+  /** Margin over the critical path (0.5 = +50%). Default by platform: Cloud Run 0.5, Kubernetes 0.25, local 0.1; +0.25 in production. */
+  margin?: number
+  /** Environment name used for defaults and reported in status (default NODE_ENV, else `development`). */
+  environment?: string
+  /** Your Kubernetes startup probe, so startup can warn when the budget exceeds periodSeconds x failureThreshold. */
+  startupProbe?: { periodSeconds: number, failureThreshold: number }
 }
 
 export const STARTUP_PLUGIN_NAME = 'fastify-readiness-startup'
 
 const startupPlugin: FastifyPluginAsync<StartupPluginOptions> = async (fastify, opts) => {
-  rejectUnknownPluginKeys('startup', opts as Record<string, unknown>, ['phases', 'mode', 'timeout'])
+  rejectUnknownPluginKeys('startup', opts as Record<string, unknown>, ['phases', 'mode', 'timeout', 'margin', 'environment', 'startupProbe'])
   const readiness = ensureReadiness(fastify)
   const phases = objectOption('phases', opts.phases)
   readiness.addPhases(Object.entries(phases).map(([name, definition]) => parsePhase<FastifyInstance>(`phases.${name}`, name, definition)))
   const mode = enumOption<StartupMode>('startup.mode', opts.mode, ['background', 'blocking'], 'background')
   readiness.startupMode = mode
   const timeout = durationOption('startup.timeout', opts.timeout, 0) || undefined
+  const margin = parseMargin(opts.margin)
+  const environment = opts.environment === undefined ? undefined : nameOption('startup.environment', opts.environment)
+  const startupProbe = parseStartupProbe(opts.startupProbe)
+  const platform = detectPlatform(process.env, environment)
+  const path = readiness.startupBudget()
+  const budget = computeBudget({ criticalPathMs: path.budget, criticalPath: path.path, platform, explicitMs: timeout, margin, env: process.env, probe: startupProbe })
+  readiness.configureBudget(budget, platform)
 
-  if (mode === 'blocking') assertFitsPluginTimeout(fastify, timeout ?? readiness.startupBudget().budget, timeout !== undefined)
+  if (mode === 'blocking') assertFitsPluginTimeout(fastify, budget)
 
   fastify.addHook('onReady', async function runStartup () {
-    // Throws (and so fails ready()) on unknown phases or probes and on cycles.
-    const completion = readiness.startup(timeout)
+    fastify.log.info({ platform: platform.name, environment: platform.environment, mode, budgetMs: budget.budgetMs, budgetSource: budget.source, criticalPath: budget.criticalPath }, 'startup began')
+    for (const warning of budget.warnings) fastify.log.warn({ platform: platform.name }, `fastify-readiness: ${warning}`)
+    const label = budget.source === 'option' ? 'startup.timeout' : budget.source === 'env' ? BUDGET_ENV : 'the startup budget'
+    // Throws (and so fails ready()) on unknown phases or probes.
+    const completion = readiness.startup(path.path.length > 0 ? budget.budgetMs : undefined, label)
     // In background mode a failure is reported through status, events and the log.
     if (mode === 'blocking') await completion
   })
+}
+
+function parseMargin (value: unknown): number | undefined {
+  if (value === undefined) return undefined
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > 10) {
+    throw new ReadinessOptionError('startup.margin', `must be a number from 0 to 10 (0.5 = +50%), got ${describe(value)}`)
+  }
+  return value
+}
+
+function parseStartupProbe (value: unknown): { periodSeconds: number, failureThreshold: number } | undefined {
+  if (value === undefined) return undefined
+  const probe = objectOption('startup.startupProbe', value)
+  rejectUnknownKeys('startup.startupProbe', probe, ['periodSeconds', 'failureThreshold'])
+  return {
+    periodSeconds: integerOption('startup.startupProbe.periodSeconds', probe.periodSeconds, 10, 1),
+    failureThreshold: integerOption('startup.startupProbe.failureThreshold', probe.failureThreshold, 3, 1)
+  }
 }
 
 /**
@@ -45,13 +85,15 @@ const startupPlugin: FastifyPluginAsync<StartupPluginOptions> = async (fastify, 
  * may legitimately take longer would be killed by Fastify with a vague
  * timeout error, which is exactly the incident's "static 10 s" failure.
  */
-function assertFitsPluginTimeout (fastify: FastifyInstance, budget: number, explicit: boolean): void {
+function assertFitsPluginTimeout (fastify: FastifyInstance, budget: Budget): void {
   const pluginTimeout = fastify.initialConfig.pluginTimeout ?? 10_000
-  if (pluginTimeout === 0 || budget <= pluginTimeout) return
-  const source = explicit ? 'startup.timeout' : 'the critical path of phase timeouts'
+  if (pluginTimeout === 0 || budget.budgetMs <= pluginTimeout) return
+  const source = budget.source === 'option'
+    ? 'startup.timeout'
+    : budget.source === 'env' ? BUDGET_ENV : `critical path ${budget.criticalPathMs} ms + ${Math.round(budget.margin * 100)}% margin`
   throw new ReadinessOptionError('startup.mode',
-    `is 'blocking', but the startup budget (${source}) is ${budget} ms, above Fastify's pluginTimeout of ${pluginTimeout} ms, ` +
-    `which bounds every onReady hook. Fix: create Fastify with { pluginTimeout: ${budget + 1000} } (or more), lower the phase timeouts, ` +
+    `is 'blocking', but the startup budget is ${budget.budgetMs} ms (${source}), above Fastify's pluginTimeout of ${pluginTimeout} ms, ` +
+    `which bounds every onReady hook. Fix: create Fastify with { pluginTimeout: ${budget.budgetMs + 1000} } (or more), lower the phase timeouts, ` +
     'or use startup.mode \'background\' and let /health/ready report readiness.')
 }
 

@@ -21,7 +21,10 @@ export interface WebSocketGateOptions {
    * at once; `accept-then-close` accepts and closes with 1013 (for browsers, which cannot read a 503).
    */
   mode?: GateMode
-  /** Longest an upgrade is held, in ms (default 3000: most clients' handshake timeouts are a few seconds). */
+  /**
+   * Longest an upgrade is held, in ms. Default: derived per upgrade from what is left of the startup
+   * budget (after startup, about one probe cycle), between 0.5 and 5 s: clients' handshake timeouts are short.
+   */
   holdTimeout?: number
   /** Most upgrades held at once across all routes (default 1000); beyond it, 503 at once. */
   maxHeld?: number
@@ -43,7 +46,7 @@ const websocketGate: FastifyPluginAsync<WebSocketGateOptions> = async (fastify, 
   rejectUnknownPluginKeys('websocket', opts as Record<string, unknown>, ['mode', 'holdTimeout', 'maxHeld', 'drainDelay', 'drainTimeout', 'closeCode', 'closeReason'])
   const defaults = {
     mode: enumOption<GateMode>('websocket.mode', opts.mode, MODES, 'hold'),
-    holdTimeout: durationOption('websocket.holdTimeout', opts.holdTimeout, 3000)
+    holdTimeout: opts.holdTimeout === undefined ? undefined : durationOption('websocket.holdTimeout', opts.holdTimeout, 0)
   }
   const maxHeld = integerOption('websocket.maxHeld', opts.maxHeld, 1000, 0)
   const drainDelay = durationOption('websocket.drainDelay', opts.drainDelay, 0, { allowZero: true })
@@ -113,7 +116,7 @@ const websocketGate: FastifyPluginAsync<WebSocketGateOptions> = async (fastify, 
   }
 
   function hold (route: RouteGate<WebSocket>, socket: Duplex, then: (outcome: HoldOutcome) => void): void {
-    const held = registry.hold(route, route.options.holdTimeout)
+    const held = registry.hold(route, route.options.holdTimeout ?? readiness.suggestedHoldMs())
     // 'end' too: the HTTP server allows half-open sockets, so a client that
     // sends FIN while held would otherwise sit here until the hold timeout.
     socket.once('close', held.cancel)
@@ -208,19 +211,19 @@ const websocketGate: FastifyPluginAsync<WebSocketGateOptions> = async (fastify, 
 interface ParsedRoute {
   requires: string[] | undefined
   mode: GateMode
-  holdTimeout: number
+  holdTimeout: number | undefined
   closeOnLoss: boolean
   gate: boolean
 }
 
-function parseRouteOptions (path: string, value: RouteReadinessOptions | undefined, defaults: { mode: GateMode, holdTimeout: number }): ParsedRoute {
+function parseRouteOptions (path: string, value: RouteReadinessOptions | undefined, defaults: { mode: GateMode, holdTimeout: number | undefined }): ParsedRoute {
   if (value === undefined) return { requires: undefined, ...defaults, closeOnLoss: false, gate: false }
   if (!isPlainObject(value)) throw new ReadinessOptionError(path, `must be an object or false, got ${describe(value)}`)
   rejectUnknownKeys(path, value, ['requires', 'mode', 'holdTimeout', 'closeOnLoss', 'gate'])
   return {
     requires: value.requires === undefined ? undefined : stringListOption(`${path}.requires`, value.requires),
     mode: enumOption<GateMode>(`${path}.mode`, value.mode, MODES, defaults.mode),
-    holdTimeout: durationOption(`${path}.holdTimeout`, value.holdTimeout, defaults.holdTimeout),
+    holdTimeout: value.holdTimeout === undefined ? defaults.holdTimeout : durationOption(`${path}.holdTimeout`, value.holdTimeout, 0),
     closeOnLoss: booleanOption(`${path}.closeOnLoss`, value.closeOnLoss, false),
     gate: booleanOption(`${path}.gate`, value.gate, false)
   }

@@ -60,12 +60,13 @@ t.test('blocking startup whose budget exceeds pluginTimeout names both numbers a
     startup: { mode: 'blocking' },
     phases: { db: { run: ok, timeout: 8000 }, ws: { after: ['db'], run: ok, timeout: 6300 } }
   })
-  t.match(err.message, /option "startup.mode" is 'blocking', but the startup budget \(the critical path of phase timeouts\) is 14300 ms, above Fastify's pluginTimeout of 10000 ms/)
-  t.match(err.message, /pluginTimeout: 15300/)
+  // The incident's 14.3 s production cold start, against Fastify's static 10 s.
+  t.match(err.message, /option "startup.mode" is 'blocking', but the startup budget is 15730 ms \(critical path 14300 ms \+ 10% margin\), above Fastify's pluginTimeout of 10000 ms/)
+  t.match(err.message, /pluginTimeout: 16730/)
 })
 
 t.test('blocking startup that fits a raised pluginTimeout is accepted', async (t) => {
-  const app = Fastify({ pluginTimeout: 20_000 })
+  const app = Fastify({ pluginTimeout: 16_000 })
   t.teardown(() => app.close())
   await app.register(readiness, { startup: { mode: 'blocking' }, phases: { db: { run: ok, timeout: 14_300 } } })
   await app.ready()
