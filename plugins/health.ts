@@ -21,6 +21,11 @@ export interface HealthPluginOptions {
   format?: HealthFormat
   /** Readiness groups: `{ chat: ['redis'] }` serves `/health/ready/chat`, 200 when those phases and probes hold. */
   groups?: Record<string, string[]>
+  /**
+   * CORS for browser clients on other origins (the client helper asks `/health/websocket` when to retry):
+   * `true` for any origin, or the allowed origins. Default: none.
+   */
+  cors?: boolean | string | string[]
 }
 
 export const HEALTH_PLUGIN_NAME = 'fastify-readiness-health'
@@ -32,12 +37,13 @@ const ROUTE_NAME = /^[a-z0-9][a-z0-9_-]*$/i
 type Scope = BodyInput['scope']
 
 const healthPlugin: FastifyPluginAsync<HealthPluginOptions> = async (fastify, opts) => {
-  rejectUnknownPluginKeys('health', opts as Record<string, unknown>, ['prefix', 'logLevel', 'details', 'exposeNames', 'format', 'groups'])
+  rejectUnknownPluginKeys('health', opts as Record<string, unknown>, ['prefix', 'logLevel', 'details', 'exposeNames', 'format', 'groups', 'cors'])
   const prefix = parsePrefix(opts.prefix)
   const details = parseDetails(opts.details)
   const names = booleanOption('health.exposeNames', opts.exposeNames, false)
   const defaultFormat = enumOption<HealthFormat>('health.format', opts.format, ['json', 'health+json'], 'json')
   const groups = parseGroups(opts.groups)
+  const allowOrigin = parseCors(opts.cors)
   const logLevel = opts.logLevel ?? 'warn'
   const readiness = ensureReadiness(fastify)
 
@@ -71,6 +77,10 @@ const healthPlugin: FastifyPluginAsync<HealthPluginOptions> = async (fastify, op
     const allowed = details === 'always' || (typeof details === 'function' && details(request))
     const retryAfter = verdict === 'fail' ? readiness.retryAfterSeconds() : null
     reply.header('cache-control', 'no-store')
+    if (allowOrigin !== null) {
+      const origin = allowOrigin(request.headers.origin)
+      if (origin !== null) reply.headers({ 'access-control-allow-origin': origin, 'access-control-expose-headers': 'Retry-After', vary: 'Origin' })
+    }
     if (retryAfter !== null) reply.code(503).header('retry-after', String(retryAfter))
     if (format === 'json' && !allowed && !names) return reply.type(JSON_TYPE).send(anonymousJson(verdict, retryAfter))
     const body = buildBody(format, {
@@ -122,6 +132,16 @@ function parseDetails (value: unknown): DetailsPolicy {
   if (value === undefined) return 'never'
   if (value === 'never' || value === 'always' || typeof value === 'function') return value as DetailsPolicy
   throw new ReadinessOptionError('health.details', `must be 'never', 'always' or a function (request) => boolean, got ${describe(value)}`)
+}
+
+function parseCors (value: unknown): ((origin: string | undefined) => string | null) | null {
+  if (value === undefined || value === false) return null
+  if (value === true) return () => '*'
+  const list = typeof value === 'string' ? [value] : value
+  if (!Array.isArray(list) || list.some((o) => typeof o !== 'string' || !/^https?:\/\/[^/]+$/.test(o))) {
+    throw new ReadinessOptionError('health.cors', `must be true or origins like "https://chat.example.com", got ${describe(value)}`)
+  }
+  return (origin) => origin !== undefined && list.includes(origin) ? origin : null
 }
 
 function parseGroups (value: unknown): Record<string, string[]> {

@@ -1,0 +1,21 @@
+/** A few lines of event emitter that run in browsers and Node alike (no node:events in the browser build). */
+export class Emitter<Events extends Record<string, unknown[]>> {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  #listeners = new Map<keyof Events, Set<(...args: any[]) => void>>()
+
+  on<E extends keyof Events> (event: E, listener: (...args: Events[E]) => void): this {
+    let set = this.#listeners.get(event)
+    if (set === undefined) this.#listeners.set(event, set = new Set())
+    set.add(listener)
+    return this
+  }
+
+  off<E extends keyof Events> (event: E, listener: (...args: Events[E]) => void): this {
+    this.#listeners.get(event)?.delete(listener)
+    return this
+  }
+
+  protected emit<E extends keyof Events> (event: E, ...args: Events[E]): void {
+    for (const listener of [...(this.#listeners.get(event) ?? [])]) listener(...args)
+  }
+}
