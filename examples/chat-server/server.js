@@ -1,11 +1,15 @@
 import { buildChatServer } from './app.js'
 
-// Embedded defaults: no external service needed. GATE=off runs the naive variant.
+// Embedded defaults: no external service needed. GATE=off runs the naive variant;
+// REDIS_URL and DATABASE_URL add real dependencies through the built-in probes.
 const app = await buildChatServer({
   gated: process.env.GATE !== 'off',
   warmupMs: Number(process.env.WARMUP_MS ?? 3000),
   mode: process.env.GATE_MODE ?? 'hold',
-  drainDelay: Number(process.env.DRAIN_DELAY_MS ?? 0)
+  drainDelay: Number(process.env.DRAIN_DELAY_MS ?? 0),
+  redisUrl: process.env.REDIS_URL,
+  databaseUrl: process.env.DATABASE_URL,
+  logger: { level: process.env.LOG_LEVEL ?? 'info' }
 })
 
 for (const signal of ['SIGINT', 'SIGTERM']) {
