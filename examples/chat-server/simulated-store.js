@@ -10,6 +10,11 @@ export class SimulatedStore {
     this.#readyAt = Date.now() + warmupMs
   }
 
+  /** The instant (ms since the epoch) the store starts answering. */
+  get readyAt () {
+    return this.#readyAt
+  }
+
   isUp () {
     return Date.now() >= this.#readyAt
   }
