@@ -41,6 +41,9 @@ export const WEBSOCKET_GATE_PLUGIN_NAME = 'fastify-readiness-websocket'
 const MODES: GateMode[] = ['hold', 'reject', 'accept-then-close']
 const TRY_AGAIN_LATER = 1013
 const EMPTY_HEAD = Buffer.alloc(0)
+/** Set on an admitted upgrade's raw request, so its socket can be counted on the right route. */
+const kGatedRoute = Symbol('fastify-readiness.gated-route')
+type GatedRequest = IncomingMessage & { [kGatedRoute]?: RouteGate<WebSocket> }
 
 const websocketGate: FastifyPluginAsync<WebSocketGateOptions> = async (fastify, opts) => {
   rejectUnknownPluginKeys('websocket', opts as Record<string, unknown>, ['mode', 'holdTimeout', 'maxHeld', 'drainDelay', 'drainTimeout', 'closeCode', 'closeReason'])
@@ -60,12 +63,11 @@ const websocketGate: FastifyPluginAsync<WebSocketGateOptions> = async (fastify, 
     for (const socket of route.open) socket.close(TRY_AGAIN_LATER, 'dependency lost; retry later')
     route.closedOnLoss += route.open.size
   })
-  const gatedRequests = new WeakMap<IncomingMessage, RouteGate<WebSocket>>()
   const requirementChecks: Array<{ path: string, requires: string[] }> = []
 
   // Sockets are counted per route so shutdown and /health/websocket see them all.
-  wss.on('connection', (socket: WebSocket, request: IncomingMessage) => {
-    const route = gatedRequests.get(request)
+  wss.on('connection', (socket: WebSocket, request: GatedRequest) => {
+    const route = request[kGatedRoute]
     if (route === undefined) return
     route.open.add(socket)
     socket.once('close', () => route.open.delete(socket))
@@ -131,7 +133,7 @@ const websocketGate: FastifyPluginAsync<WebSocketGateOptions> = async (fastify, 
 
   function admit (route: RouteGate<WebSocket>, request: FastifyRequest): void {
     route.accepted++
-    gatedRequests.set(request.raw, route)
+    ;(request.raw as GatedRequest)[kGatedRoute] = route
   }
 
   function refuseUpgrade (route: RouteGate<WebSocket>, request: FastifyRequest, reply: FastifyReply, state: string): void {

@@ -18,8 +18,8 @@ async function browser (t: Test): Promise<Browser> {
   return b
 }
 
-const received = (page: Page): Promise<string[]> => page.evaluate(() => (window as unknown as { received: string[] }).received)
-const state = (page: Page): Promise<string> => page.evaluate(() => (window as unknown as { chat: { state: string } }).chat.state)
+const received = (page: Page): Promise<string[]> => page.evaluate(() => (globalThis as unknown as { received: string[] }).received)
+const state = (page: Page): Promise<string> => page.evaluate(() => (globalThis as unknown as { chat: { state: string } }).chat.state)
 
 t.test('a browser page that connects during a cold start ends connected and exchanging messages', { skip, timeout: 60_000 }, async (t) => {
   const port = await freePort()
@@ -27,7 +27,7 @@ t.test('a browser page that connects during a cold start ends connected and exch
   await startChat(t, port, { WARMUP_MS: '2000', GATE_MODE: 'reject', LOG_LEVEL: 'warn' })
   await page.goto(`http://127.0.0.1:${port}/`)
   t.not(await state(page), 'open', 'not connected while the server warms up')
-  await page.evaluate(() => (window as unknown as { chat: { send: (s: string) => void } }).chat.send('typed while warming up'))
+  await page.evaluate(() => (globalThis as unknown as { chat: { send: (s: string) => void } }).chat.send('typed while warming up'))
   const deadline = Date.now() + 15_000
   while (await state(page) !== 'open' && Date.now() < deadline) await sleep(50)
   t.equal(await state(page), 'open', 'connected once ready')
@@ -35,7 +35,7 @@ t.test('a browser page that connects during a cold start ends connected and exch
   await page.click('button')
   while ((await received(page)).length < 2 && Date.now() < deadline) await sleep(50)
   t.same(await received(page), ['typed while warming up', 'hello from chromium'], 'both messages made it, in order')
-  const closes = await page.evaluate(() => (window as unknown as { closes: number[] }).closes)
+  const closes = await page.evaluate(() => (globalThis as unknown as { closes: number[] }).closes)
   t.ok(closes.length > 0 && closes.every((c) => c === 1006), `refused upgrades looked like 1006 to the browser, never 1011 (${closes.join(', ')})`)
 })
 
@@ -46,21 +46,21 @@ t.test('messages typed in the browser during a restart all arrive, in order, onc
   await page.goto(`http://127.0.0.1:${port}/`)
   const deadline = Date.now() + 20_000
   while (await state(page) !== 'open' && Date.now() < deadline) await sleep(50)
-  await page.evaluate(() => (window as unknown as { chat: { send: (s: string) => void } }).chat.send('before'))
+  await page.evaluate(() => (globalThis as unknown as { chat: { send: (s: string) => void } }).chat.send('before'))
   while ((await received(page)).length < 1 && Date.now() < deadline) await sleep(20)
 
   t.equal(await server.stop('SIGTERM'), 0, 'the server shut down cleanly')
   while (await state(page) === 'open' && Date.now() < deadline) await sleep(20)
   const typed = Array.from({ length: 10 }, (_, i) => `during restart ${i}`)
   for (const text of typed) {
-    await page.evaluate((s) => (window as unknown as { chat: { send: (s: string) => void } }).chat.send(s), text)
+    await page.evaluate((s) => (globalThis as unknown as { chat: { send: (s: string) => void } }).chat.send(s), text)
     await sleep(30)
   }
   server = await startChat(t, port, { WARMUP_MS: '800', GATE_MODE: 'reject', LOG_LEVEL: 'warn' })
   while ((await received(page)).length < 1 + typed.length && Date.now() < deadline) await sleep(50)
   await sleep(300)
   t.same(await received(page), ['before', ...typed], 'every message arrived, in order, exactly once')
-  const closes = await page.evaluate(() => (window as unknown as { closes: number[] }).closes)
+  const closes = await page.evaluate(() => (globalThis as unknown as { closes: number[] }).closes)
   t.equal(closes[0], 1012, 'the restart was announced with 1012')
   t.notOk(closes.includes(1011), 'never 1011')
   t.equal(await state(page), 'open')
