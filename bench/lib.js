@@ -36,13 +36,39 @@ export async function startServer (variant, env = {}, nodeArgs = []) {
 
 /** Requests per second of one URL under autocannon. */
 export async function throughput (url, { duration = 3, connections = 50 } = {}) {
+  return (await measured(url, { duration, connections })).rate
+}
+
+/**
+ * Throughput and the server's own CPU time per request. On a small machine where the load generator and the
+ * server share cores, CPU per request is the steadier figure: it does not depend on who got scheduled.
+ */
+export async function measured (url, { duration = 3, connections = 50 } = {}) {
+  const base = new URL(url).origin
+  const cpu = async () => (await (await fetch(`${base}/__bench/cpu`)).json()).micros
+  const before = await cpu()
   const result = await autocannon({ url, duration, connections, pipelining: 1 })
+  const after = await cpu()
   if (result.non2xx > 0 && !url.includes('health')) throw new Error(`${url}: ${result.non2xx} non-2xx answers`)
-  return result.requests.average
+  return { rate: result.requests.average, cpuPerRequest: (after - before) / Math.max(1, result.requests.total) }
 }
 
 /** Completed WebSocket handshakes per second (open, then close) with `concurrency` clients in a loop. */
-export async function upgradesPerSecond (url, { seconds = 3, concurrency = 50 } = {}) {
+export async function upgradesPerSecond (url, options) {
+  return (await upgrades(url, options)).rate
+}
+
+/** Handshakes per second, and the server's CPU time per handshake. */
+export async function upgrades (url, { seconds = 3, concurrency = 50 } = {}) {
+  const base = url.replace(/^ws/, 'http').replace(/(\/\/[^/]+).*/, '$1')
+  const cpu = async () => (await (await fetch(`${base}/__bench/cpu`)).json()).micros
+  const before = await cpu()
+  const rate = await loop(url, seconds, concurrency)
+  const after = await cpu()
+  return { rate, cpuPerRequest: (after - before) / Math.max(1, rate * seconds) }
+}
+
+async function loop (url, seconds, concurrency) {
   const until = Date.now() + seconds * 1000
   let done = 0
   await Promise.all(Array.from({ length: concurrency }, async () => {

@@ -14,6 +14,7 @@ const echo = (socket) => { socket.on('message', (m) => socket.send(m)) }
 function control (app, extra = {}) {
   const ungated = { readiness: false }
   app.get('/__bench/probe-calls', ungated, async () => ({ probeCalls }))
+  app.get('/__bench/cpu', ungated, async () => { const { user, system } = process.cpuUsage(); return { micros: user + system } })
   app.get('/__bench/memory', ungated, async () => {
     globalThis.gc?.()
     globalThis.gc?.()

@@ -110,8 +110,6 @@ export class Readiness<App = unknown> extends EventEmitter<ReadinessEvents> {
     return this
   }
 
-  hasProbe (name: string): boolean { return this.#probes.has(name) }
-
   /** Makes a registered probe part of every route's requirements, not only of full readiness. */
   requireEverywhere (name: string): void {
     if (!this.#probes.has(name)) throw new ReadinessOptionError('requireEverywhere', `names unknown probe "${name}"`)
@@ -123,7 +121,6 @@ export class Readiness<App = unknown> extends EventEmitter<ReadinessEvents> {
   componentType (name: string): string | undefined {
     return (this.#probes.get(name)?.config.check as { componentType?: string } | undefined)?.componentType
   }
-  probeNames (): string[] { return [...this.#probes.keys()] }
 
   /** Runs a probe now (joining a run under way) and resolves with its status. */
   async checkProbe (name: string): Promise<ProbeStatus> {
@@ -141,8 +138,6 @@ export class Readiness<App = unknown> extends EventEmitter<ReadinessEvents> {
       this.#phaseConfigs.set(phase.name, phase)
     }
   }
-
-  hasPhase (name: string): boolean { return this.#phaseConfigs.has(name) }
 
   set startupMode (mode: StartupMode) { this.#startupMode = mode }
   /** Set by the startup plugin: the computed startup budget and the platform it was computed for. */

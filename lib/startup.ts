@@ -79,7 +79,6 @@ export class StartupRunner<App> {
   has (name: string): boolean { return this.#phases.has(name) }
   phaseState (name: string): PhaseState | undefined { return this.#phases.get(name)?.state }
   phaseError (name: string): PhaseError | null { return this.#phases.get(name)?.error ?? null }
-  phaseNames (): string[] { return [...this.#phases.keys()] }
 
   /**
    * Starts the graph once; later calls return the same completion promise.

@@ -265,7 +265,3 @@ function parseHint (reason: string): number | null {
   const match = /retry in (\d+)s/.exec(reason)
   return match === null ? null : Number(match[1])
 }
-
-export function connectWithReadiness (url: string, options?: ReadinessClientOptions): ReadinessClient {
-  return new ReadinessClient(url, options)
-}
