@@ -112,7 +112,8 @@ const websocketGate: FastifyPluginAsync<WebSocketGateOptions> = async (fastify, 
       if (route.options.mode !== 'hold') { refuseHttp(route, reply, readiness.draining ? 'draining' : 'not-ready'); return }
       hold(route, request.raw.socket, (outcome) => {
         if (outcome === 'ready') next()
-        else if (outcome !== 'gone') refuseHttp(route, reply, outcome)
+        else if (outcome === 'gone') reply.hijack() // the client left: nothing to answer
+        else refuseHttp(route, reply, outcome)
       })
     }
   }
