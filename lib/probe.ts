@@ -76,6 +76,8 @@ export class Probe {
   get status (): ProbeStatus { return this.#status }
   get passing (): boolean { return this.#status === 'pass' }
   get critical (): boolean { return this.config.critical }
+  /** The last failure, already redacted. */
+  get lastError (): RedactedError | null { return this.#lastError }
 
   /** Delay until the next background run: fast until the first success, then the configured interval. */
   get nextDelay (): number {

@@ -101,7 +101,7 @@ export class Readiness<App = unknown> extends EventEmitter<ReadinessEvents> {
     this.#assertFreeName(path, name)
     const definition = typeof check === 'function' ? { ...options, check } : isPlainObject(check) ? { ...check, ...options } : check
     const probe = new Probe(name, parseProbe(path, definition), (p, previous) => this.#onProbeChange(p, previous), (p, err) => {
-      this.#log.debug({ probe: p.name, err: { message: p.snapshot().lastError?.message, code: (err as { code?: unknown }).code } }, 'readiness probe check failed')
+      this.#log.debug({ probe: p.name, err: { message: p.lastError?.message, code: (err as { code?: unknown }).code } }, 'readiness probe check failed')
     })
     this.#probes.set(name, probe)
     this.#countProbes()
@@ -384,7 +384,7 @@ export class Readiness<App = unknown> extends EventEmitter<ReadinessEvents> {
   #onProbeChange (probe: Probe, previous: ProbeStatus): void {
     this.#countProbes()
     const level = probe.passing ? 'info' : 'warn'
-    this.#log[level]({ probe: probe.name, status: probe.status, previous, critical: probe.critical, error: probe.snapshot().lastError?.message }, 'readiness probe changed')
+    this.#log[level]({ probe: probe.name, status: probe.status, previous, critical: probe.critical, error: probe.lastError?.message }, 'readiness probe changed')
     this.emit('probeChanged', probe.name, probe.status, previous)
     this.#recompute(`probe ${probe.name} ${probe.status}`)
   }

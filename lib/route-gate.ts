@@ -88,6 +88,8 @@ export class GateRegistry<S extends Closable = Closable> {
   readonly #readiness: ReadinessView
   readonly #maxHeld: number
   #heldCount = 0
+  /** Every route's `met`, kept with them so the health routes read it in O(1). */
+  #allMet = true
   #unsubscribe: (() => void) | null = null
   #onLoss: (route: RouteGate<S>) => void
 
@@ -105,6 +107,7 @@ export class GateRegistry<S extends Closable = Closable> {
     const route = new RouteGate<S>(unique, options)
     route.met = this.#readiness.meets(options.requires)
     this.routes.set(unique, route)
+    this.#allMet &&= route.met
     return route
   }
 
@@ -122,9 +125,11 @@ export class GateRegistry<S extends Closable = Closable> {
 
   refresh (): void {
     const draining = this.#readiness.draining
+    let allMet = true
     for (const route of this.routes.values()) {
       const was = route.met
       route.met = this.#readiness.meets(route.options.requires)
+      allMet &&= route.met
       if (route.met) {
         this.#releaseAll(route, 'ready')
       } else if (draining) {
@@ -133,6 +138,7 @@ export class GateRegistry<S extends Closable = Closable> {
         this.#onLoss(route)
       }
     }
+    this.#allMet = allMet
   }
 
   /**
@@ -167,9 +173,7 @@ export class GateRegistry<S extends Closable = Closable> {
   /** Whether every gated route would accept an upgrade now (full readiness when none is gated). */
   allReady (): boolean {
     if (this.routes.size === 0) return this.#readiness.isReady()
-    if (this.#readiness.draining) return false
-    for (const route of this.routes.values()) if (!route.met) return false
-    return true
+    return this.#allMet && !this.#readiness.draining
   }
 
   snapshot (route: RouteGate<S>): RouteReadiness {
