@@ -24,8 +24,22 @@ export interface ReadinessEvents {
   probeChanged: [name: string, status: ProbeStatus, previous: ProbeStatus]
   ready: []
   notReady: [reason: string]
+  /** Readiness turned 503 for shutdown; the app still serves (the shutdown delay). */
   draining: []
+  /** The close step began: gated routes refuse, held upgrades get 503, sockets are drained. */
+  closing: []
+  /** The gate let an upgrade (or a gated request) through; `heldMs` is 0 when it was not held. */
+  gateAdmitted: [route: string, heldMs: number]
+  /** The gate refused an upgrade or a gated request before any handler ran. */
+  gateRefused: [route: string, reason: GateRefusal]
+  /** `closeOnLoss` closed this many open sockets of a route with 1013. */
+  gateClosedOnLoss: [route: string, count: number]
+  /** The drain closed sockets: `closed` answered the close frame, `terminated` were cut. */
+  socketsDrained: [code: number, closed: number, terminated: number]
 }
+
+/** Why the gate refused: not ready (reject / accept-then-close), a hold that ended without readiness, or shutdown. */
+export type GateRefusal = 'not-ready' | 'timeout' | 'full' | 'closing' | 'ungated-route'
 
 export type StartupMode = 'background' | 'blocking'
 
@@ -78,6 +92,7 @@ export class Readiness<App = unknown> extends EventEmitter<ReadinessEvents> {
   #platform: Platform | null = null
   #probesStarted = false
   #draining = false
+  #closing = false
   #closed = false
   #ready = false
   #criticalNotPassing = 0
@@ -240,17 +255,21 @@ export class Readiness<App = unknown> extends EventEmitter<ReadinessEvents> {
 
   /** Full readiness: every phase done, every critical probe passing, not draining. O(1). */
   isReady (): boolean { return this.#ready }
+  /** Readiness reports 503 for shutdown (from the first step on); the app may still be serving. */
   get draining (): boolean { return this.#draining }
+  /** The close step has begun: nothing is admitted any more. Implies `draining`. */
+  get closing (): boolean { return this.#closing }
   /** True when a non-critical probe fails: ready, but degraded. */
   get degraded (): boolean { return this.#nonCriticalFailing > 0 }
 
   /**
    * Whether the named requirements (phases or probes) hold. With no names,
-   * full readiness. Nothing holds while draining.
+   * every requirement of full readiness. Draining does not count here (the app
+   * keeps serving through the shutdown delay); nothing holds once closing.
    */
   meets (requires: readonly string[] | undefined): boolean {
-    if (requires === undefined) return this.#ready
-    if (this.#draining || this.#closed) return false
+    if (this.#closing || this.#closed) return false
+    if (requires === undefined) return this.#startupDone() && this.#criticalNotPassing === 0
     for (const name of requires) if (!this.#holds(name)) return false
     for (const name of this.#everywhere) if (!this.#holds(name)) return false
     return true
@@ -347,7 +366,7 @@ export class Readiness<App = unknown> extends EventEmitter<ReadinessEvents> {
 
   // ---------------------------------------------------------------- lifecycle
 
-  /** Shutdown step one: readiness turns false everywhere, at once. */
+  /** Shutdown step one: readiness turns false everywhere, at once; routes keep serving. */
   startDraining (): void {
     if (this.#draining) return
     this.#draining = true
@@ -355,11 +374,21 @@ export class Readiness<App = unknown> extends EventEmitter<ReadinessEvents> {
     this.#recompute('draining')
   }
 
+  /** Shutdown's close step: gated routes stop admitting and held upgrades are answered. Idempotent. */
+  startClosing (): void {
+    this.startDraining()
+    if (this.#closing) return
+    this.#closing = true
+    this.emit('closing')
+    this.#recompute('closing')
+  }
+
   /** Stops every timer, aborts every run under way and closes the probes' own connections. */
   async close (): Promise<void> {
     if (this.#closed) return
     this.#closed = true
     this.#draining = true
+    this.#closing = true
     this.#runner?.close()
     this.#recompute('closed')
     const results = await Promise.allSettled([...this.#probes.values()].map((probe) => probe.stop()))

@@ -1,7 +1,7 @@
 import type { Readiness } from './readiness.js'
 
 /** The part of the readiness state the gate reads. */
-export type ReadinessView = Pick<Readiness, 'meets' | 'missing' | 'isReady' | 'draining' | 'onChange'>
+export type ReadinessView = Pick<Readiness, 'meets' | 'missing' | 'isReady' | 'draining' | 'closing' | 'onChange'>
 
 export type GateMode = 'reject' | 'hold' | 'accept-then-close'
 export type HoldOutcome = 'ready' | 'timeout' | 'full' | 'draining' | 'gone'
@@ -124,7 +124,7 @@ export class GateRegistry<S extends Closable = Closable> {
   }
 
   refresh (): void {
-    const draining = this.#readiness.draining
+    const closing = this.#readiness.closing
     let allMet = true
     for (const route of this.routes.values()) {
       const was = route.met
@@ -132,7 +132,7 @@ export class GateRegistry<S extends Closable = Closable> {
       allMet &&= route.met
       if (route.met) {
         this.#releaseAll(route, 'ready')
-      } else if (draining) {
+      } else if (closing) {
         this.#releaseAll(route, 'draining')
       } else if (was && route.options.closeOnLoss && route.open.size > 0) {
         this.#onLoss(route)
@@ -148,7 +148,7 @@ export class GateRegistry<S extends Closable = Closable> {
    */
   hold (route: RouteGate<S>, timeout: number): { outcome: Promise<HoldOutcome>, cancel: () => void } {
     if (route.met) return { outcome: Promise.resolve('ready'), cancel: () => {} }
-    if (this.#readiness.draining) return { outcome: Promise.resolve('draining'), cancel: () => {} }
+    if (this.#readiness.closing) return { outcome: Promise.resolve('draining'), cancel: () => {} }
     if (this.#heldCount >= this.#maxHeld) return { outcome: Promise.resolve('full'), cancel: () => {} }
     let settle!: (outcome: HoldOutcome) => void
     const outcome = new Promise<HoldOutcome>((resolve) => {

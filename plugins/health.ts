@@ -57,7 +57,7 @@ const healthPlugin: FastifyPluginAsync<HealthPluginOptions> = async (fastify, op
     { path: 'websocket', scope: 'websocket', verdict: () => websocketReady() ? 'pass' : 'fail' }
   ]
   for (const [group, requires] of Object.entries(groups)) {
-    routes.push({ path: `ready/${group}`, scope: 'all', verdict: () => readiness.meets(requires) ? 'pass' : 'fail' })
+    routes.push({ path: `ready/${group}`, scope: 'all', verdict: () => readiness.meets(requires) && !readiness.draining ? 'pass' : 'fail' })
   }
 
   // Anonymous JSON bodies never change shape, so the common ones are serialized once.

@@ -30,7 +30,7 @@ const probesPlugin: FastifyPluginAsync<ProbesPluginOptions> = async (fastify, op
   // Shutdown turns readiness off before anything else closes (the WebSocket
   // gate's drain does the same, earlier, when it is registered).
   fastify.addHook('preClose', function stopBeingReady (hookDone) {
-    readiness.startDraining()
+    readiness.startClosing()
     hookDone()
   })
   fastify.addHook('onClose', async function stopProbes () {

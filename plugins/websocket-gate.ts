@@ -5,6 +5,7 @@ import fp from 'fastify-plugin'
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest, onRequestHookHandler, RouteOptions } from 'fastify'
 import type {} from '@fastify/websocket'
 import type { WebSocket } from 'ws'
+import { dependencyLostReason, notAdmittedReason, TRY_AGAIN_LATER } from '../lib/close-reasons.js'
 import { drainSockets } from '../lib/drain.js'
 import { ReadinessOptionError } from '../lib/errors.js'
 import { booleanOption, describe, durationOption, enumOption, integerOption, isPlainObject, rejectUnknownKeys, stringListOption } from '../lib/options.js'
@@ -39,7 +40,6 @@ export interface WebSocketGateOptions {
 
 export const WEBSOCKET_GATE_PLUGIN_NAME = 'fastify-readiness-websocket'
 const MODES: GateMode[] = ['hold', 'reject', 'accept-then-close']
-const TRY_AGAIN_LATER = 1013
 const EMPTY_HEAD = Buffer.alloc(0)
 /** Set on an admitted upgrade's raw request, so its socket can be counted on the right route. */
 const kGatedRoute = Symbol('fastify-readiness.gated-route')
@@ -60,7 +60,8 @@ const websocketGate: FastifyPluginAsync<WebSocketGateOptions> = async (fastify, 
   const readiness = ensureReadiness(fastify)
   const wss = fastify.websocketServer
   const registry = new GateRegistry<WebSocket>(readiness, maxHeld, (route) => {
-    for (const socket of route.open) socket.close(TRY_AGAIN_LATER, 'dependency lost; retry later')
+    const reason = dependencyLostReason(readiness.retryAfterSeconds())
+    for (const socket of route.open) socket.close(TRY_AGAIN_LATER, reason)
     route.closedOnLoss += route.open.size
   })
   const requirementChecks: Array<{ path: string, requires: string[] }> = []
@@ -95,7 +96,7 @@ const websocketGate: FastifyPluginAsync<WebSocketGateOptions> = async (fastify, 
       if (!request.ws) { next(); return } // a plain GET on a WebSocket route: @fastify/websocket answers it
       if (route.met) { admit(route, request); next(); return }
       const mode = route.options.mode
-      if (mode === 'reject') { refuseUpgrade(route, request, reply, readiness.draining ? 'draining' : 'not-ready'); return }
+      if (mode === 'reject') { refuseUpgrade(route, request, reply, readiness.closing ? 'draining' : 'not-ready'); return }
       if (mode === 'accept-then-close') { acceptThenClose(route, request, reply); return }
       const socket = request.raw.socket
       hold(route, socket, (outcome) => {
@@ -109,7 +110,7 @@ const websocketGate: FastifyPluginAsync<WebSocketGateOptions> = async (fastify, 
   function httpGate (route: RouteGate<WebSocket>): onRequestHookHandler {
     return function readinessGate (request, reply, next) {
       if (route.met) { next(); return }
-      if (route.options.mode !== 'hold') { refuseHttp(route, reply, readiness.draining ? 'draining' : 'not-ready'); return }
+      if (route.options.mode !== 'hold') { refuseHttp(route, reply, readiness.closing ? 'draining' : 'not-ready'); return }
       hold(route, request.raw.socket, (outcome) => {
         if (outcome === 'ready') next()
         else if (outcome === 'gone') reply.hijack() // the client left: nothing to answer
@@ -153,7 +154,7 @@ const websocketGate: FastifyPluginAsync<WebSocketGateOptions> = async (fastify, 
   function acceptThenClose (route: RouteGate<WebSocket>, request: FastifyRequest, reply: FastifyReply): void {
     route.refused++
     reply.hijack()
-    const reason = `not ready; retry in ${readiness.retryAfterSeconds()}s`
+    const reason = notAdmittedReason(readiness.retryAfterSeconds())
     // Complete the handshake without ever calling the app's handler, then say "try again later".
     wss.handleUpgrade(request.raw, request.raw.socket, EMPTY_HEAD, (socket) => {
       socket.on('error', () => socket.terminate())
@@ -192,7 +193,7 @@ const websocketGate: FastifyPluginAsync<WebSocketGateOptions> = async (fastify, 
   })
 
   const first = addFirstPreClose(fastify, async function drainWebSockets () {
-    readiness.startDraining() // readiness turns 503 and every held upgrade is answered 503 now
+    readiness.startClosing() // readiness turns 503 and every held upgrade is answered 503 now
     // From here on, upgrades never reach Fastify's closing router, whose 503 would leave the socket open.
     const server = fastify.server
     server.removeAllListeners('upgrade')
