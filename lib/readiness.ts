@@ -93,6 +93,9 @@ export class Readiness<App = unknown> extends EventEmitter<ReadinessEvents> {
   #probesStarted = false
   #draining = false
   #closing = false
+  readonly #closers: Array<() => Promise<void>> = []
+  #closeConnections: Promise<void> | null = null
+  #shutdownSequence: (() => Promise<void>) | null = null
   #closed = false
   #ready = false
   #criticalNotPassing = 0
@@ -381,6 +384,46 @@ export class Readiness<App = unknown> extends EventEmitter<ReadinessEvents> {
     this.#closing = true
     this.emit('closing')
     this.#recompute('closing')
+  }
+
+  /**
+   * Adds work of the close step (the gate's drain). Closers run once, together,
+   * when `closeConnections()` is first called.
+   */
+  addCloser (closer: () => Promise<void>): void {
+    this.#closers.push(closer)
+  }
+
+  /**
+   * The close step: `startClosing()`, then every closer, once. Called by the
+   * shutdown sequence before `app.close()`, and from `preClose` for apps that
+   * call `app.close()` themselves; later calls join the first.
+   */
+  closeConnections (): Promise<void> {
+    if (this.#closeConnections === null) {
+      this.startClosing()
+      this.#closeConnections = Promise.allSettled(this.#closers.map(async (closer) => await closer())).then((results) => {
+        for (const result of results) {
+          if (result.status === 'rejected') this.#log.error({ err: result.reason as Error }, 'a close step failed')
+        }
+      })
+    }
+    return this.#closeConnections
+  }
+
+  /** Set by the shutdown plugin: the sequence `shutdown()` runs. */
+  setShutdownSequence (sequence: () => Promise<void>): void {
+    this.#shutdownSequence = sequence
+  }
+
+  /**
+   * Graceful shutdown: readiness turns 503, the app keeps serving for the
+   * shutdown delay, connections are drained, then the app closes. Without the
+   * shutdown plugin: the close step, then nothing else (the app closes itself).
+   */
+  async shutdown (): Promise<void> {
+    if (this.#shutdownSequence !== null) return await this.#shutdownSequence()
+    await this.closeConnections()
   }
 
   /** Stops every timer, aborts every run under way and closes the probes' own connections. */

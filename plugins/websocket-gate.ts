@@ -12,6 +12,7 @@ import { booleanOption, describe, durationOption, enumOption, integerOption, isP
 import { GateRegistry, type ConnectionReadiness, type GateMode, type HoldOutcome, type RouteGate, type WebSocketReadiness } from '../lib/route-gate.js'
 import { PROBES_PLUGIN_NAME } from './probes.js'
 import { addFirstPreClose } from './first-pre-close.js'
+import type { GateRefusal } from '../lib/readiness.js'
 import { ensureReadiness, rejectUnknownPluginKeys, type RouteReadinessOptions } from './shared.js'
 import { respondOnUpgradeSocket, unavailableHeaders } from './upgrade-response.js'
 
@@ -61,8 +62,10 @@ const websocketGate: FastifyPluginAsync<WebSocketGateOptions> = async (fastify, 
   const wss = fastify.websocketServer
   const registry = new GateRegistry<WebSocket>(readiness, maxHeld, (route) => {
     const reason = dependencyLostReason(readiness.retryAfterSeconds())
+    const count = route.open.size
     for (const socket of route.open) socket.close(TRY_AGAIN_LATER, reason)
-    route.closedOnLoss += route.open.size
+    route.closedOnLoss += count
+    readiness.emit('gateClosedOnLoss', route.key, count)
   })
   const requirementChecks: Array<{ path: string, requires: string[] }> = []
 
@@ -94,13 +97,14 @@ const websocketGate: FastifyPluginAsync<WebSocketGateOptions> = async (fastify, 
   function upgradeGate (route: RouteGate<WebSocket>): onRequestHookHandler {
     return function readinessGate (request, reply, next) {
       if (!request.ws) { next(); return } // a plain GET on a WebSocket route: @fastify/websocket answers it
-      if (route.met) { admit(route, request); next(); return }
+      if (route.met) { admit(route, request, 0); next(); return }
       const mode = route.options.mode
       if (mode === 'reject') { refuseUpgrade(route, request, reply, readiness.closing ? 'draining' : 'not-ready'); return }
       if (mode === 'accept-then-close') { acceptThenClose(route, request, reply); return }
       const socket = request.raw.socket
+      const heldSince = performance.now()
       hold(route, socket, (outcome) => {
-        if (outcome === 'ready') { admit(route, request); next(); return }
+        if (outcome === 'ready') { admit(route, request, performance.now() - heldSince); next(); return }
         reply.hijack()
         if (outcome !== 'gone') refuseUpgrade(route, request, reply, outcome)
       })
@@ -109,10 +113,11 @@ const websocketGate: FastifyPluginAsync<WebSocketGateOptions> = async (fastify, 
 
   function httpGate (route: RouteGate<WebSocket>): onRequestHookHandler {
     return function readinessGate (request, reply, next) {
-      if (route.met) { next(); return }
+      if (route.met) { readiness.emit('gateAdmitted', route.key, 0); next(); return }
       if (route.options.mode !== 'hold') { refuseHttp(route, reply, readiness.closing ? 'draining' : 'not-ready'); return }
+      const heldSince = performance.now()
       hold(route, request.raw.socket, (outcome) => {
-        if (outcome === 'ready') next()
+        if (outcome === 'ready') { readiness.emit('gateAdmitted', route.key, performance.now() - heldSince); next() }
         else if (outcome === 'gone') reply.hijack() // the client left: nothing to answer
         else refuseHttp(route, reply, outcome)
       })
@@ -133,13 +138,15 @@ const websocketGate: FastifyPluginAsync<WebSocketGateOptions> = async (fastify, 
     })
   }
 
-  function admit (route: RouteGate<WebSocket>, request: FastifyRequest): void {
+  function admit (route: RouteGate<WebSocket>, request: FastifyRequest, heldMs: number): void {
     route.accepted++
+    readiness.emit('gateAdmitted', route.key, heldMs)
     ;(request.raw as GatedRequest)[kGatedRoute] = route
   }
 
   function refuseUpgrade (route: RouteGate<WebSocket>, request: FastifyRequest, reply: FastifyReply, state: string): void {
     route.refused++
+    readiness.emit('gateRefused', route.key, refusal(state))
     const retryAfter = readiness.retryAfterSeconds()
     if (!reply.sent) reply.hijack()
     respondOnUpgradeSocket(request.raw.socket, 503, unavailableHeaders(retryAfter), JSON.stringify({ statusCode: 503, state, retryAfter }))
@@ -147,12 +154,14 @@ const websocketGate: FastifyPluginAsync<WebSocketGateOptions> = async (fastify, 
 
   function refuseHttp (route: RouteGate<WebSocket>, reply: FastifyReply, state: string): void {
     route.refused++
+    readiness.emit('gateRefused', route.key, refusal(state))
     const retryAfter = readiness.retryAfterSeconds()
     void reply.code(503).headers({ 'retry-after': String(retryAfter), 'cache-control': 'no-store' }).send({ statusCode: 503, state, retryAfter })
   }
 
   function acceptThenClose (route: RouteGate<WebSocket>, request: FastifyRequest, reply: FastifyReply): void {
     route.refused++
+    readiness.emit('gateRefused', route.key, readiness.closing ? 'closing' : 'not-ready')
     reply.hijack()
     const reason = notAdmittedReason(readiness.retryAfterSeconds())
     // Complete the handshake without ever calling the app's handler, then say "try again later".
@@ -192,8 +201,7 @@ const websocketGate: FastifyPluginAsync<WebSocketGateOptions> = async (fastify, 
     hookDone()
   })
 
-  const first = addFirstPreClose(fastify, async function drainWebSockets () {
-    readiness.startClosing() // readiness turns 503 and every held upgrade is answered 503 now
+  readiness.addCloser(async function drainWebSockets () {
     // From here on, upgrades never reach Fastify's closing router, whose 503 would leave the socket open.
     const server = fastify.server
     server.removeAllListeners('upgrade')
@@ -207,9 +215,21 @@ const websocketGate: FastifyPluginAsync<WebSocketGateOptions> = async (fastify, 
     for (const route of registry.routes.values()) for (const socket of route.open) sockets.add(socket)
     const result = await drainSockets(sockets, closeCode, closeReason, drainTimeout)
     registry.stop()
-    if (result.closed + result.terminated > 0) fastify.log.info({ ...result, closeCode }, 'websocket connections drained')
+    if (result.closed + result.terminated > 0) {
+      readiness.emit('socketsDrained', closeCode, result.closed, result.terminated)
+      fastify.log.info({ ...result, closeCode }, 'websocket connections drained')
+    }
+  })
+  const first = addFirstPreClose(fastify, async function closeConnections () {
+    await readiness.closeConnections() // readiness turns 503 and every held upgrade is answered 503 now
   })
   if (!first) fastify.log.warn('fastify-readiness: could not run the WebSocket drain before @fastify/websocket\'s preClose; clients may see close code 1005 on shutdown')
+}
+
+function refusal (state: string): GateRefusal {
+  if (state === 'draining') return 'closing'
+  if (state === 'timeout' || state === 'full') return state
+  return 'not-ready'
 }
 
 interface ParsedRoute {
