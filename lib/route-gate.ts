@@ -35,6 +35,8 @@ export interface WebSocketReadiness {
   /** Would an upgrade on this route (by its URL) be accepted now? With no route: on every gated route. */
   isReadyForConnections: (route?: string) => boolean
   getConnectionReadiness: () => ConnectionReadiness
+  /** The most the gate's drain can take on shutdown, in ms (closes spread over a window + the close handshake bound). */
+  readonly drainBudgetMs: number
 }
 
 export interface ConnectionReadiness {

@@ -172,6 +172,7 @@ const websocketGate: FastifyPluginAsync<WebSocketGateOptions> = async (fastify, 
   }
 
   const api: WebSocketReadiness = {
+    drainBudgetMs: drainTimeout,
     isReadyForConnections (url?: string): boolean {
       if (url === undefined) return registry.allReady()
       const route = registry.routes.get(url)
