@@ -183,9 +183,10 @@ export class Readiness<App = unknown> extends EventEmitter<ReadinessEvents> {
    * How long the gate holds an upgrade when no hold timeout is configured:
    * during startup, what is left of the budget (holding past it is pointless:
    * startup has failed by then), after a dependency loss about one probe
-   * cycle; never more than 5 s, since clients' handshake timeouts are short.
+   * cycle; never more than `cap` (the gate's `maxHoldTimeout`, 5 s by default:
+   * browsers' and most clients' handshake timeouts are not much longer).
    */
-  suggestedHoldMs (): number {
+  suggestedHoldMs (cap = 5000): number {
     if (this.#draining) return 0
     let ms = 0
     if (this.startupState === 'running') {
@@ -195,7 +196,7 @@ export class Readiness<App = unknown> extends EventEmitter<ReadinessEvents> {
         if (probe.critical && !probe.passing) ms = Math.max(ms, probe.config.interval + probe.config.timeout)
       }
     }
-    return Math.min(5000, Math.max(500, ms))
+    return Math.min(cap, Math.max(500, ms))
   }
   get startupMode (): StartupMode { return this.#startupMode }
 

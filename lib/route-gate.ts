@@ -51,6 +51,14 @@ interface Held {
   settle: (outcome: HoldOutcome) => void
 }
 
+/**
+ * Upgrades released in one macrotask when a route turns ready: each completes
+ * a handshake and runs the app's handler synchronously, so releasing thousands
+ * at once would stall the event loop (bench: 5,000 held). Between batches the
+ * loop gets to serve everything else.
+ */
+export const RELEASE_BATCH = 64
+
 /** Something that can be closed with a code: a ws socket, seen from here. */
 export interface Closable {
   close: (code?: number, reason?: string) => void
@@ -89,15 +97,19 @@ export class GateRegistry<S extends Closable = Closable> {
   readonly routes = new Map<string, RouteGate<S>>()
   readonly #readiness: ReadinessView
   readonly #maxHeld: number
+  readonly #maxPerConnection: number
+  /** Holds per client connection: one pipelining connection must not take every slot. */
+  readonly #perConnection = new WeakMap<object, number>()
   #heldCount = 0
   /** Every route's `met`, kept with them so the health routes read it in O(1). */
   #allMet = true
   #unsubscribe: (() => void) | null = null
   #onLoss: (route: RouteGate<S>) => void
 
-  constructor (readiness: ReadinessView, maxHeld: number, onLoss: (route: RouteGate<S>) => void) {
+  constructor (readiness: ReadinessView, maxHeld: number, onLoss: (route: RouteGate<S>) => void, maxPerConnection = Infinity) {
     this.#readiness = readiness
     this.#maxHeld = maxHeld
+    this.#maxPerConnection = maxPerConnection
     this.#onLoss = onLoss
   }
 
@@ -146,12 +158,16 @@ export class GateRegistry<S extends Closable = Closable> {
   /**
    * Parks a request until the route's requirements hold. Resolves with why it
    * ended; `cancel()` (the client went away) resolves it with 'gone' and frees
-   * its timer and slot at once.
+   * its timer and slot at once. `connection` identifies the client connection
+   * (the TCP socket) for the per-connection limit.
    */
-  hold (route: RouteGate<S>, timeout: number): { outcome: Promise<HoldOutcome>, cancel: () => void } {
+  hold (route: RouteGate<S>, timeout: number, connection?: object): { outcome: Promise<HoldOutcome>, cancel: () => void } {
     if (route.met) return { outcome: Promise.resolve('ready'), cancel: () => {} }
     if (this.#readiness.closing) return { outcome: Promise.resolve('draining'), cancel: () => {} }
     if (this.#heldCount >= this.#maxHeld) return { outcome: Promise.resolve('full'), cancel: () => {} }
+    const ownHolds = connection === undefined ? 0 : this.#perConnection.get(connection) ?? 0
+    if (ownHolds >= this.#maxPerConnection) return { outcome: Promise.resolve('full'), cancel: () => {} }
+    if (connection !== undefined) this.#perConnection.set(connection, ownHolds + 1)
     let settle!: (outcome: HoldOutcome) => void
     const outcome = new Promise<HoldOutcome>((resolve) => {
       const timer = setTimeout(() => entry.settle('timeout'), timeout)
@@ -159,6 +175,7 @@ export class GateRegistry<S extends Closable = Closable> {
         settle: (result) => {
           if (!route.held.delete(entry)) return
           this.#heldCount--
+          if (connection !== undefined) this.#perConnection.set(connection, (this.#perConnection.get(connection) ?? 1) - 1)
           clearTimeout(timer)
           if (result === 'timeout') route.holdTimeouts++
           resolve(result)
@@ -195,6 +212,19 @@ export class GateRegistry<S extends Closable = Closable> {
   }
 
   #releaseAll (route: RouteGate<S>, outcome: HoldOutcome): void {
-    for (const entry of [...route.held]) entry.settle(outcome)
+    if (route.held.size === 0) return
+    if (outcome !== 'ready') {
+      for (const entry of [...route.held]) entry.settle(outcome)
+      return
+    }
+    // Released in batches, oldest first; a hold that ends meanwhile (timeout,
+    // client gone, readiness lost again) is simply no longer in the set.
+    const queue = [...route.held]
+    const releaseBatch = (): void => {
+      if (!route.met) return
+      for (const entry of queue.splice(0, RELEASE_BATCH)) entry.settle('ready')
+      if (queue.length > 0) setImmediate(releaseBatch)
+    }
+    releaseBatch()
   }
 }

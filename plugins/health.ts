@@ -4,7 +4,7 @@ import { ReadinessOptionError } from '../lib/errors.js'
 import { buildBody, type BodyInput, type HealthFormat, type Verdict } from '../lib/health-format.js'
 import { booleanOption, describe, enumOption, isPlainObject, stringListOption } from '../lib/options.js'
 import { PROBES_PLUGIN_NAME } from './probes.js'
-import { ensureReadiness, rejectUnknownPluginKeys } from './shared.js'
+import { claimPart, ensureReadiness, rejectUnknownPluginKeys } from './shared.js'
 
 export type DetailsPolicy = 'never' | 'always' | ((request: FastifyRequest) => boolean)
 
@@ -46,6 +46,7 @@ const healthPlugin: FastifyPluginAsync<HealthPluginOptions> = async (fastify, op
   const allowOrigin = parseCors(opts.cors)
   const logLevel = opts.logLevel ?? 'warn'
   const readiness = ensureReadiness(fastify)
+  claimPart(fastify, 'the health routes')
 
   const websocketReady = (): boolean => readiness.websocket?.isReadyForConnections() ?? readiness.isReady()
   const fullyReady = (): Verdict => readiness.isReady() && websocketReady() ? (readiness.degraded ? 'warn' : 'pass') : 'fail'

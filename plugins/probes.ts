@@ -2,7 +2,7 @@ import fp from 'fastify-plugin'
 import type { FastifyPluginAsync } from 'fastify'
 import { objectOption } from '../lib/options.js'
 import type { ProbeDefinition } from '../lib/probe-options.js'
-import { ensureReadiness, rejectUnknownPluginKeys } from './shared.js'
+import { claimPart, ensureReadiness, rejectUnknownPluginKeys } from './shared.js'
 
 export interface ProbesPluginOptions {
   /** Named dependency checks: a bare `async (signal) => {}` or `{ check, timeout, interval, critical, ... }`. */
@@ -19,6 +19,7 @@ export const PROBES_PLUGIN_NAME = 'fastify-readiness-probes'
 const probesPlugin: FastifyPluginAsync<ProbesPluginOptions> = async (fastify, opts) => {
   rejectUnknownPluginKeys('', opts as Record<string, unknown>, ['probes'])
   const readiness = ensureReadiness(fastify)
+  claimPart(fastify, 'the probes plugin')
   const probes = objectOption('probes', opts.probes)
   for (const [name, definition] of Object.entries(probes)) {
     readiness.registerReadinessCheck(name, definition as ProbeDefinition)

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import { Readiness } from '../lib/readiness.js'
 import type { GateMode } from '../lib/route-gate.js'
+import { ReadinessOptionError } from '../lib/errors.js'
 import { rejectUnknownKeys } from '../lib/options.js'
 
 export type AppReadiness = Readiness<FastifyInstance>
@@ -37,6 +38,26 @@ const FASTIFY_KEYS = ['prefix', 'logLevel', 'logSerializers'] as const
 
 export function rejectUnknownPluginKeys (path: string, opts: Record<string, unknown>, allowed: readonly string[]): void {
   rejectUnknownKeys(path, opts, [...allowed, ...FASTIFY_KEYS])
+}
+
+const claimed = new WeakMap<object, Set<string>>()
+
+/**
+ * Each part of the suite may be registered once per app: a second gate would
+ * gate every route twice, a second health plugin fails on duplicate routes
+ * with an error that does not say why. Throws an error that names the part.
+ */
+export function claimPart (fastify: FastifyInstance, part: string): void {
+  const readiness = fastify.readiness
+  let parts = claimed.get(readiness)
+  if (parts === undefined) {
+    parts = new Set()
+    claimed.set(readiness, parts)
+  }
+  if (parts.has(part)) {
+    throw new ReadinessOptionError('', `registers ${part} a second time in this app. Register fastify-readiness once (the umbrella already includes every part), or its parts one by one without the umbrella.`)
+  }
+  parts.add(part)
 }
 
 /**

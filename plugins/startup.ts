@@ -7,7 +7,7 @@ import { detectPlatform } from '../lib/platform.js'
 import { parsePhase, type PhaseDefinition } from '../lib/phase-options.js'
 import type { StartupMode } from '../lib/readiness.js'
 import { PROBES_PLUGIN_NAME } from './probes.js'
-import { ensureReadiness, rejectUnknownPluginKeys } from './shared.js'
+import { claimPart, ensureReadiness, rejectUnknownPluginKeys } from './shared.js'
 
 export interface StartupPluginOptions {
   /** The startup graph: each phase may come `after` others, wait for `probes`, and `run` work. */
@@ -36,6 +36,7 @@ export const STARTUP_PLUGIN_NAME = 'fastify-readiness-startup'
 const startupPlugin: FastifyPluginAsync<StartupPluginOptions> = async (fastify, opts) => {
   rejectUnknownPluginKeys('startup', opts as Record<string, unknown>, ['phases', 'mode', 'timeout', 'margin', 'environment', 'startupProbe'])
   const readiness = ensureReadiness(fastify)
+  claimPart(fastify, 'the startup phases')
   const phases = objectOption('phases', opts.phases)
   readiness.addPhases(Object.entries(phases).map(([name, definition]) => parsePhase<FastifyInstance>(`phases.${name}`, name, definition)))
   const mode = enumOption<StartupMode>('startup.mode', opts.mode, ['background', 'blocking'], 'background')

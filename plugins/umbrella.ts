@@ -1,5 +1,5 @@
 import fp from 'fastify-plugin'
-import type { FastifyInstance, FastifyPluginAsync, RouteOptions } from 'fastify'
+import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
 import type {} from '@fastify/websocket'
 import { ReadinessOptionError } from '../lib/errors.js'
 import { describe, isPlainObject } from '../lib/options.js'
@@ -37,31 +37,10 @@ const fastifyReadiness: FastifyPluginAsync<FastifyReadinessOptions> = async (fas
   await fastify.register(probesPlugin, opts.probes === undefined ? {} : { probes: opts.probes })
   if (pressure !== undefined) await fastify.register(pressurePlugin, pressure)
   await fastify.register(startupPlugin, opts.phases === undefined ? startup : { ...startup, phases: opts.phases })
-  if (websocket !== false) {
-    if (fastify.hasPlugin('@fastify/websocket')) {
-      await fastify.register(websocketGate, websocket ?? {})
-    } else if (websocket !== undefined) {
-      throw new ReadinessOptionError('websocket', 'is set, but @fastify/websocket is not registered: register it before fastify-readiness (or pass websocket: false)')
-    } else {
-      refuseLateWebSocket(fastify)
-    }
-  }
+  // Registered whether or not @fastify/websocket is there yet: it may come after the suite (the
+  // layout in which the drain runs before its preClose), and HTTP routes can be gated without it.
+  if (websocket !== false) await fastify.register(websocketGate, websocket ?? {})
   if (health !== false) await fastify.register(healthPlugin, health)
-}
-
-/**
- * Without @fastify/websocket at registration time there is nothing to gate.
- * If it turns up later (registered after this plugin), WebSocket routes would
- * silently go ungated: make that the clear error it is.
- */
-function refuseLateWebSocket (fastify: FastifyInstance): void {
-  fastify.addHook('onRoute', (route: RouteOptions) => {
-    if ((route.websocket === true || route.wsHandler !== undefined) && route.readiness !== false) {
-      throw new ReadinessOptionError('websocket',
-        `cannot gate WebSocket route ${route.url}: @fastify/websocket was registered after fastify-readiness. ` +
-        'Register @fastify/websocket first, or mark the route { readiness: false }.')
-    }
-  })
 }
 
 function section<T> (path: string, value: T | undefined): T | undefined {

@@ -63,7 +63,9 @@ t.test('hold mode: upgrades are parked and let through at readiness, none refuse
   t.same(reports.flatMap((r) => r.refusals), [], 'no refusals: every upgrade was held')
   t.ok(reports.every((r) => r.attempts === 1), 'one attempt each')
   const route = app.readiness.websocket?.getConnectionReadiness().routes['/ws']
-  t.equal(route?.heldTotal, CLIENTS)
+  // On a loaded machine the last clients may only arrive after readiness, and go straight in.
+  t.ok((route?.heldTotal ?? 0) > 0 && (route?.heldTotal ?? 0) <= CLIENTS, `early clients were held (${route?.heldTotal})`)
+  t.equal(route?.accepted, CLIENTS, 'every client was admitted once')
   t.equal(route?.held, 0, 'nothing left held')
 })
 

@@ -3,11 +3,11 @@ import { createHash } from 'node:crypto'
 import { buildApp, Switch } from './helpers/app.js'
 import { closed, connect, listen, rawUpgrade, sleep, until, type WsOutcome } from './helpers/net.js'
 
-t.test('shutdown with open, held and arriving clients: 503 first, then 1012, and close() finishes', async (t) => {
+t.test('shutdown with open, held and arriving clients: 503 first while serving, then 1012, and close() finishes', async (t) => {
   const slow = new Switch(false)
   const app = await buildApp(t, {
     probes: { search: { check: slow.check, critical: false, startInterval: 5 } },
-    websocket: { mode: 'hold', holdTimeout: 30_000, drainDelay: 300, drainTimeout: 2000 }
+    websocket: { mode: 'hold', holdTimeout: 30_000, drainTimeout: 2000 }
   })
   app.get('/chat', { websocket: true }, (socket) => { socket.on('message', (d) => socket.send(d.toString())) })
   app.get('/search', { websocket: true, readiness: { requires: ['search'] } }, () => {})
@@ -20,19 +20,30 @@ t.test('shutdown with open, held and arriving clients: 503 first, then 1012, and
   const held = Array.from({ length: 5 }, () => connect(`${ws}/search`))
   await until(() => app.readiness.websocket?.getConnectionReadiness().held === 5)
 
-  const closing = app.close()
+  // Step one (the shutdown delay): readiness reports 503 while everything is still served.
+  app.readiness.startDraining()
   const started = Date.now()
-  // Clients keep arriving while the app drains; none may hang on a half-open socket.
-  const arriving: Array<Promise<WsOutcome>> = []
-  const readyDuringDrain: number[] = []
+  const duringDelay: Array<Promise<WsOutcome>> = []
+  const readyDuringDelay: number[] = []
   while (Date.now() - started < 250) {
-    arriving.push(connect(`${ws}/chat`, { handshakeTimeout: 3000 }))
-    readyDuringDrain.push(await fetch(`${http}/health/ready`).then((r) => r.status, () => 0))
+    duringDelay.push(connect(`${ws}/chat`, { handshakeTimeout: 3000 }))
+    readyDuringDelay.push(await fetch(`${http}/health/ready`).then((r) => r.status, () => 0))
     await sleep(10)
   }
-  t.ok(readyDuringDrain.length > 5 && readyDuringDrain.every((s) => s === 503), 'readiness answered 503 throughout the drain delay')
-  t.same(sockets.map((s) => s.readyState), sockets.map(() => 1), 'open sockets stay open during the drain delay')
+  t.ok(readyDuringDelay.length > 5 && readyDuringDelay.every((s) => s === 503), 'readiness answered 503 throughout the delay')
+  t.same(sockets.map((s) => s.readyState), sockets.map(() => 1), 'open sockets stay open during the delay')
+  for (const o of await Promise.all(duringDelay)) {
+    t.equal(o.kind, 'open', 'upgrades arriving during the delay are still served')
+    if (o.kind === 'open') { sockets.push(o.ws); closes.push(closed(o.ws)) }
+  }
 
+  // Step two: the close. Clients keep arriving; none may hang on a half-open socket, none may get in.
+  const closing = app.close()
+  const arriving: Array<Promise<WsOutcome>> = []
+  for (let i = 0; i < 8; i++) {
+    arriving.push(connect(`${ws}/chat`, { handshakeTimeout: 3000 }))
+    await sleep(10)
+  }
   for (const h of await Promise.all(held)) {
     t.match(h, { kind: 'refused', status: 503 }, 'held upgrades were answered 503 at once')
   }

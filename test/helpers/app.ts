@@ -3,12 +3,15 @@ import websocket from '@fastify/websocket'
 import type { Test } from 'tap'
 import readiness, { type FastifyReadinessOptions } from '../../index.js'
 
-/** A real app with @fastify/websocket and the whole suite, closed when the test ends. */
+/**
+ * A real app with the whole suite and @fastify/websocket, closed when the test ends. The suite comes
+ * first, as the README shows: its drain then runs before @fastify/websocket's own preClose.
+ */
 export async function buildApp (t: Test, options: FastifyReadinessOptions, fastifyOptions: FastifyServerOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({ logger: false, ...fastifyOptions })
   t.teardown(() => app.close())
-  await app.register(websocket)
   await app.register(readiness, options)
+  await app.register(websocket)
   return app
 }
 
