@@ -1,0 +1,71 @@
+import t, { type Test } from 'tap'
+import Fastify from 'fastify'
+import websocket from '@fastify/websocket'
+import readiness, { type GateMode } from '../../index.js'
+import { Switch } from '../helpers/app.js'
+import { until } from '../helpers/net.js'
+
+/**
+ * Issue 12: @fastify/websocket's injectWS (how users test their apps) has no
+ * `request.raw.socket`; the gate took the socket from there and crashed (hold:
+ * TypeError -> 500) or never answered (reject, accept-then-close).
+ */
+async function app (t: Test, mode: GateMode, db: Switch) {
+  const a = Fastify()
+  t.teardown(() => a.close())
+  await a.register(readiness, { probes: { db: { check: db.check, startInterval: 5 } }, websocket: { mode, holdTimeout: 3000 } })
+  await a.register(websocket)
+  a.get('/ws', { websocket: true }, (socket) => { socket.on('message', (d) => socket.send(`echo ${d.toString()}`)) })
+  await a.ready()
+  return a
+}
+
+t.test('injectWS while not ready: reject answers 503, the promise settles', async (t) => {
+  const a = await app(t, 'reject', new Switch(false))
+  await t.rejects(a.injectWS('/ws'), /Unexpected server response: 503/)
+})
+
+t.test('injectWS while not ready: hold parks it and lets it in at readiness', async (t) => {
+  const db = new Switch(false)
+  const a = await app(t, 'hold', db)
+  const pending = a.injectWS('/ws')
+  await until(() => a.readiness.websocket?.getConnectionReadiness().held === 1)
+  db.up = true
+  const ws = await pending
+  const echo = new Promise<string>((resolve) => ws.once('message', (d) => resolve(d.toString())))
+  ws.send('hi')
+  t.equal(await echo, 'echo hi')
+  ws.terminate()
+})
+
+t.test('injectWS while not ready: accept-then-close opens, then closes with 1013 before any handler', async (t) => {
+  const a = await app(t, 'accept-then-close', new Switch(false))
+  const ws = await a.injectWS('/ws')
+  const [code, reason] = await new Promise<[number, string]>((resolve) => ws.once('close', (c, r) => resolve([c, r.toString()])))
+  t.equal(code, 1013)
+  t.match(reason, /^not admitted: not ready; retry in \d+s$/)
+})
+
+t.test('a preValidation hook that refuses (401) still answers through the gate', async (t) => {
+  const db = new Switch(true)
+  const a = Fastify()
+  t.teardown(() => a.close())
+  await a.register(readiness, { probes: { db: db.check } })
+  await a.register(websocket)
+  a.get('/ws', { websocket: true, preValidation: async (_req, reply) => { await reply.code(401).send({ error: 'no' }) } }, () => {})
+  await a.ready()
+  await until(() => a.readiness.isReady())
+  await t.rejects(a.injectWS('/ws'), /Unexpected server response: 401/)
+})
+
+t.test('open injectWS sockets do not make app.close() wait out the drain timeout', async (t) => {
+  const a = await app(t, 'hold', new Switch(true))
+  await until(() => a.readiness.isReady())
+  const sockets = await Promise.all([a.injectWS('/ws'), a.injectWS('/ws'), a.injectWS('/ws')])
+  const codes = sockets.map((ws) => new Promise<number>((resolve) => ws.once('close', (c) => resolve(c))))
+  const started = Date.now()
+  await a.close()
+  const took = Date.now() - started
+  t.ok(took < 2500, `close() took ${took} ms with drainTimeout 5000`)
+  t.same(await Promise.all(codes), [1012, 1012, 1012], 'each got the drain\'s 1012')
+})
