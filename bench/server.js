@@ -63,6 +63,33 @@ async function main () {
         held: async () => ({ held: app.readiness.websocket.getConnectionReadiness().held })
       })
       break
+    case 'suite-release': { // BENCH: 5,000 held upgrades released at once, RELEASE_BATCH per loop turn
+      // A 1 ms ticker measures how late each turn of the loop comes (its own lateness is the loop's delay).
+      const gaps = []
+      let ticker = null
+      const loop = {
+        start () { let last = performance.now(); ticker = setInterval(() => { const now = performance.now(); gaps.push(now - last - 1); last = now }, 1) },
+        stop () {
+          clearInterval(ticker)
+          const sorted = gaps.sort((a, b) => a - b)
+          return { p99: sorted[Math.floor(sorted.length * 0.99)] ?? 0, max: sorted[sorted.length - 1] ?? 0 }
+        }
+      }
+      app = await fastifyApp(true, {
+        probes: { dep: { check: async () => { if (!flagUp) throw new Error('down') }, startInterval: 5 } },
+        websocket: { mode: 'hold', holdTimeout: 120_000, maxHeld: 10_000, releaseBatch: Number(process.env.RELEASE_BATCH) }
+      })
+      control(app, {
+        up: async () => { loop.start(); flagUp = true; return { ok: true } },
+        held: async () => ({ held: app.readiness.websocket.getConnectionReadiness().held }),
+        loop: async () => loop.stop()
+      })
+      break
+    }
+    case 'suite-refusing': // accept-then-close under silent peers
+      app = await fastifyApp(true, { probes: { dep: async () => { throw new Error('down') } }, websocket: { mode: 'accept-then-close', maxHeld: 10_000, refusedCloseTimeout: 60_000 } })
+      control(app)
+      break
     case 'suite-coldstart': { // reject mode and a startup of STARTUP_MS
       const startupMs = Number(process.env.STARTUP_MS ?? 2000)
       app = await fastifyApp(true, {

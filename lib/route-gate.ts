@@ -98,6 +98,7 @@ export class GateRegistry<S extends Closable = Closable> {
   readonly #readiness: ReadinessView
   readonly #maxHeld: number
   readonly #maxPerConnection: number
+  readonly #releaseBatch: number
   /** Holds per client connection: one pipelining connection must not take every slot. */
   readonly #perConnection = new WeakMap<object, number>()
   #heldCount = 0
@@ -106,7 +107,8 @@ export class GateRegistry<S extends Closable = Closable> {
   #unsubscribe: (() => void) | null = null
   #onLoss: (route: RouteGate<S>) => void
 
-  constructor (readiness: ReadinessView, maxHeld: number, onLoss: (route: RouteGate<S>) => void, maxPerConnection = Infinity) {
+  constructor (readiness: ReadinessView, maxHeld: number, onLoss: (route: RouteGate<S>) => void, maxPerConnection = Infinity, releaseBatch = RELEASE_BATCH) {
+    this.#releaseBatch = releaseBatch
     this.#readiness = readiness
     this.#maxHeld = maxHeld
     this.#maxPerConnection = maxPerConnection
@@ -222,7 +224,7 @@ export class GateRegistry<S extends Closable = Closable> {
     const queue = [...route.held]
     const releaseBatch = (): void => {
       if (!route.met) return
-      for (const entry of queue.splice(0, RELEASE_BATCH)) entry.settle('ready')
+      for (const entry of queue.splice(0, this.#releaseBatch)) entry.settle('ready')
       if (queue.length > 0) setImmediate(releaseBatch)
     }
     releaseBatch()

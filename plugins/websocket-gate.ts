@@ -9,7 +9,7 @@ import { drainSockets } from '../lib/drain.js'
 import { ReadinessOptionError } from '../lib/errors.js'
 import { booleanOption, describe, durationOption, enumOption, integerOption, isPlainObject, rejectUnknownKeys, stringListOption } from '../lib/options.js'
 import type { GateRefusal } from '../lib/readiness.js'
-import { GateRegistry, type ConnectionReadiness, type GateMode, type HoldOutcome, type RouteGate, type WebSocketReadiness } from '../lib/route-gate.js'
+import { GateRegistry, RELEASE_BATCH, type ConnectionReadiness, type GateMode, type HoldOutcome, type RouteGate, type WebSocketReadiness } from '../lib/route-gate.js'
 import { installBackstop } from './gate-backstop.js'
 import { watchHeldSocket } from './held-socket.js'
 import { PROBES_PLUGIN_NAME } from './probes.js'
@@ -37,6 +37,11 @@ export interface WebSocketGateOptions {
   maxHeld?: number
   /** Most requests one client connection may have held at once (default 4): pipelining cannot take every slot. */
   maxHeldPerConnection?: number
+  /**
+   * Held upgrades let through per event-loop turn when a route turns ready (default 64). Each runs a
+   * handshake and the app's handler; releasing thousands in one turn would stall the loop (bench).
+   */
+  releaseBatch?: number
   /** accept-then-close: how long a refused socket gets to answer its 1013 before it is cut, in ms (default 1000). */
   refusedCloseTimeout?: number
   /** On shutdown: how long each socket gets, after its close frame, to finish the closing handshake, in ms (default 5000). */
@@ -61,7 +66,7 @@ const websocketGate: FastifyPluginAsync<WebSocketGateOptions> = async (fastify, 
   if (isPlainObject(opts) && 'drainDelay' in opts) {
     throw new ReadinessOptionError('websocket.drainDelay', 'was replaced by shutdown.delay: the serving delay belongs to the shutdown sequence, which keeps every route (not only WebSockets) serving while readiness reports 503')
   }
-  rejectUnknownPluginKeys('websocket', opts as Record<string, unknown>, ['mode', 'holdTimeout', 'maxHoldTimeout', 'maxHeld', 'maxHeldPerConnection', 'refusedCloseTimeout', 'drainTimeout', 'drainSpread', 'closeCode', 'closeReason'])
+  rejectUnknownPluginKeys('websocket', opts as Record<string, unknown>, ['mode', 'holdTimeout', 'maxHoldTimeout', 'maxHeld', 'maxHeldPerConnection', 'releaseBatch', 'refusedCloseTimeout', 'drainTimeout', 'drainSpread', 'closeCode', 'closeReason'])
   const defaults = {
     mode: enumOption<GateMode>('websocket.mode', opts.mode, MODES, 'hold'),
     holdTimeout: opts.holdTimeout === undefined ? undefined : durationOption('websocket.holdTimeout', opts.holdTimeout, 0)
@@ -69,6 +74,7 @@ const websocketGate: FastifyPluginAsync<WebSocketGateOptions> = async (fastify, 
   const maxHoldTimeout = durationOption('websocket.maxHoldTimeout', opts.maxHoldTimeout, 5000)
   const maxHeld = integerOption('websocket.maxHeld', opts.maxHeld, 1000, 1)
   const maxHeldPerConnection = integerOption('websocket.maxHeldPerConnection', opts.maxHeldPerConnection, 4, 1)
+  const releaseBatch = integerOption('websocket.releaseBatch', opts.releaseBatch, RELEASE_BATCH, 1)
   const refusedCloseTimeout = durationOption('websocket.refusedCloseTimeout', opts.refusedCloseTimeout, 1000)
   const drainTimeout = durationOption('websocket.drainTimeout', opts.drainTimeout, 5000)
   const drainSpread = durationOption('websocket.drainSpread', opts.drainSpread, 1000, { allowZero: true })
@@ -83,7 +89,7 @@ const websocketGate: FastifyPluginAsync<WebSocketGateOptions> = async (fastify, 
     for (const socket of route.open) socket.close(TRY_AGAIN_LATER, reason)
     route.closedOnLoss += count
     readiness.emit('gateClosedOnLoss', route.key, count)
-  }, maxHeldPerConnection)
+  }, maxHeldPerConnection, releaseBatch)
   const requirementChecks: Array<{ path: string, requires: string[] }> = []
   /** Raw requests the route hooks let through (or that opted out), for the backstop. */
   const admitted = new WeakSet<object>()
