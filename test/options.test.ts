@@ -40,8 +40,8 @@ const cases: Array<[string, unknown, RegExp]> = [
   ['bad startup mode', { startup: { mode: 'eager' } }, /option "startup.mode" must be one of 'background', 'blocking', got "eager"/],
   ['bad gate mode', { websocket: { mode: 'queue' } }, /option "websocket.mode" must be one of 'hold', 'reject', 'accept-then-close', got "queue"/],
   ['bad close code', { websocket: { closeCode: 1011 } }, /option "websocket.closeCode" must be 1012 \(Service Restart\) or 1001 \(Going Away\), got 1011/],
-  ['close reason too long', { websocket: { closeReason: 'x'.repeat(124) } }, /option "websocket.closeReason" must be a string of at most 123 bytes/],
-  ['negative maxHeld', { websocket: { maxHeld: -1 } }, /option "websocket.maxHeld" must be an integer >= 0/],
+  ['close reason too long', { websocket: { closeReason: 'x'.repeat(124) } }, /option "websocket.closeReason" must be a well-formed string of at most 123 UTF-8 bytes/],
+  ['negative maxHeld', { websocket: { maxHeld: -1 } }, /option "websocket.maxHeld" must be an integer >= 1/],
   ['bad health details', { health: { details: 'sometimes' } }, /option "health.details" must be 'never', 'always' or a function/],
   ['bad health prefix', { health: { prefix: 'health' } }, /option "health.prefix" must be a path starting with "\/"/],
   ['websocket section not an object', { websocket: 'hold' }, /option "websocket" must be an object or false, got "hold"/]
@@ -91,24 +91,31 @@ t.test('bad route options fail at route registration', async (t) => {
     /option "routes\["GET \/chat"\].readiness.mode" must be one of/)
 })
 
-t.test('the gate registered without @fastify/websocket is a clear error', async (t) => {
+t.test('a WebSocket route with no @fastify/websocket the gate can see is a clear error at ready()', async (t) => {
   const app = Fastify()
   t.teardown(() => app.close())
-  await t.rejects(async () => { await app.register(readinessWebSocketGate).ready() }, /dependency '@fastify\/websocket' of plugin 'fastify-readiness-websocket' is not registered/)
+  await app.register(readinessProbes)
+  await app.register(readinessWebSocketGate)
+  app.get('/ws', { websocket: true } as never, () => {})
+  await t.rejects(async () => { await app.ready() }, /option "websocket" cannot see the @fastify\/websocket that serves this app's upgrades/)
 })
 
-t.test('websocket options without @fastify/websocket is a clear error', async (t) => {
+t.test('websocket options without @fastify/websocket are fine: plain HTTP routes can be gated', async (t) => {
   const app = Fastify()
   t.teardown(() => app.close())
-  await t.rejects(async () => { await app.register(readiness, { websocket: { mode: 'reject' } }).ready() }, /option "websocket" is set, but @fastify\/websocket is not registered: register it before fastify-readiness/)
+  await app.register(readiness, { websocket: { mode: 'reject' } })
+  await app.ready()
+  t.pass()
 })
 
-t.test('@fastify/websocket registered after the suite is a clear error, not an ungated route', async (t) => {
+t.test('@fastify/websocket registered after the suite: its routes are gated', async (t) => {
   const app = Fastify()
   t.teardown(() => app.close())
-  await app.register(readiness, {})
+  await app.register(readiness, { probes: { db: async () => { throw new Error('down') } }, websocket: { mode: 'reject' } })
   await app.register(websocket)
-  t.throws(() => app.get('/ws', { websocket: true }, () => {}), /cannot gate WebSocket route \/ws: @fastify\/websocket was registered after fastify-readiness/)
+  app.get('/ws', { websocket: true }, () => {})
+  await app.ready()
+  t.same(Object.keys(app.readiness.websocket?.getConnectionReadiness().routes ?? {}), ['/ws'])
 })
 
 t.test('each plugin checks its own options when registered on its own', async (t) => {
