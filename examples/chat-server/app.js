@@ -14,13 +14,12 @@ const PAGE = readFileSync(new URL('./page.html', import.meta.url), 'utf8')
  * it listens at once, accepts every upgrade, and its handler closes with 1011
  * while its store is still warming up.
  */
-export async function buildChatServer ({ gated = true, warmupMs = 3000, mode = 'hold', logger = true, drainDelay = 0, redisUrl, databaseUrl } = {}) {
+export async function buildChatServer ({ gated = true, warmupMs = 3000, mode = 'hold', logger = true, redisUrl, databaseUrl } = {}) {
   const store = new SimulatedStore(warmupMs)
   const rooms = new Map()
   const app = Fastify({ logger })
   // The demo measures "before ready" against this instant, the store's own, not the timer's.
   setTimeout(() => app.log.info({ readyAt: store.readyAt }, 'store ready'), warmupMs).unref()
-  await app.register(websocket)
   if (gated) {
     const probes = { store: { check: (signal) => store.ping(signal), timeout: 500 } }
     if (redisUrl) probes.redis = redisProbe({ url: redisUrl })
@@ -31,10 +30,12 @@ export async function buildChatServer ({ gated = true, warmupMs = 3000, mode = '
         dependencies: { probes: Object.keys(probes) },
         websocket: { after: ['dependencies'], run: async () => { rooms.clear() } }
       },
-      websocket: { mode, drainDelay },
+      websocket: { mode },
       health: { details: (request) => request.ip === '127.0.0.1' }
     })
   }
+  // After the suite: on close, its drain (1012) runs before @fastify/websocket's own preClose.
+  await app.register(websocket)
 
   app.get('/chat/:room', { websocket: true }, (socket, request) => {
     const { room } = request.params

@@ -6,7 +6,6 @@ const app = await buildChatServer({
   gated: process.env.GATE !== 'off',
   warmupMs: Number(process.env.WARMUP_MS ?? 3000),
   mode: process.env.GATE_MODE ?? 'hold',
-  drainDelay: Number(process.env.DRAIN_DELAY_MS ?? 0),
   redisUrl: process.env.REDIS_URL,
   databaseUrl: process.env.DATABASE_URL,
   logger: { level: process.env.LOG_LEVEL ?? 'info' }
@@ -15,7 +14,11 @@ const app = await buildChatServer({
 for (const signal of ['SIGINT', 'SIGTERM']) {
   process.once(signal, () => {
     app.log.info({ signal }, 'shutting down: readiness turns 503, sockets close with 1012')
-    app.close().then(() => process.exit(0), (err) => { app.log.error(err); process.exit(1) })
+    // Readiness turns 503 at once; the app keeps serving while the load balancer notices, then closes.
+    app.readiness?.startDraining()
+    setTimeout(() => {
+      app.close().then(() => process.exit(0), (err) => { app.log.error(err); process.exit(1) })
+    }, Number(process.env.DRAIN_DELAY_MS ?? 0))
   })
 }
 
