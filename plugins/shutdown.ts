@@ -61,6 +61,14 @@ const shutdownPlugin: FastifyPluginAsync<ShutdownPluginOptions> = async (fastify
     next()
   })
 
+  // From the first step on, every response ends its keep-alive connection: the client's next request opens
+  // a new one, which kube-proxy or the load balancer sends to another instance. Otherwise a client pinned
+  // to an idle keep-alive connection races the close, whose reset it sees as a failed request.
+  fastify.addHook('onSend', function closeKeepAliveWhenDraining (_request, reply, payload, next) {
+    if (readiness.draining && !reply.raw.headersSent) reply.header('connection', 'close')
+    next(null, payload)
+  })
+
   const sequence = new ShutdownSequence({
     startDraining: () => readiness.startDraining(),
     startupRunning: () => readiness.startupState === 'running',
