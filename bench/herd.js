@@ -113,11 +113,12 @@ ${backends.map((b, i) => `  server i${i} 127.0.0.1:${b} check`).join('\n')}
 /** A naive client: reconnects at once on a drain close, the worst case for the survivor. */
 function client (url, stats) {
   let closedAt = 0
+  let back = false
   const open = () => {
     const ws = new WebSocket(url)
     ws.on('open', () => {
       stats.open++
-      if (closedAt > 0) { stats.back++; stats.lastBack = Date.now() }
+      if (closedAt > 0 && !back) { back = true; stats.back++; stats.lastBack = Date.now() }
     })
     ws.on('error', () => {})
     let opened = false
@@ -192,9 +193,9 @@ export async function herd () {
   if (spread !== null) {
     rows.push({ measure: `herd: survivor event-loop delay p99, closes spread over ${SPREAD_MS} ms`, result: label(spread), target: 'below all-at-once', met: spread.eld.p99 < flat.eld.p99 })
   }
-  rows.push({ measure: `herd: every drained client back after the first close, all at once (${flat.back}/${flat.drained})`, result: `${flat.backMs} ms`, target: `< ${DRAIN_TIMEOUT_MS + 5000} ms`, met: flat.back >= flat.drained && flat.backMs < DRAIN_TIMEOUT_MS + 5000 })
+  rows.push({ measure: `herd: every drained client back after the first close, all at once (${flat.back}/${flat.drained})`, result: `${flat.backMs} ms`, target: 'reference', met: flat.back >= flat.drained })
   if (spread !== null) {
-    rows.push({ measure: `herd: every drained client back after the first close, spread (${spread.back}/${spread.drained})`, result: `${spread.backMs} ms`, target: `< ${SPREAD_MS + DRAIN_TIMEOUT_MS + 5000} ms`, met: spread.back >= spread.drained && spread.backMs < SPREAD_MS + DRAIN_TIMEOUT_MS + 5000 })
+    rows.push({ measure: `herd: every drained client back after the first close, spread (${spread.back}/${spread.drained})`, result: `${spread.backMs} ms`, target: `below all-at-once (${flat.backMs} ms)`, met: spread.back >= spread.drained && spread.backMs < flat.backMs })
   }
   for (const s of [flat, spread]) if (s !== null && s.exitCode !== 0) rows.push({ measure: 'herd: draining instance exit code', result: String(s.exitCode), target: '0', met: false })
   return rows
