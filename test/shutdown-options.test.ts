@@ -87,7 +87,8 @@ t.test('200 apps in one process: signal listeners come and go, no MaxListenersEx
 t.test('signals: false installs nothing; app.readiness.shutdown() is the entry point for your own handler', async (t) => {
   const before = process.listenerCount('SIGTERM')
   const lines: Array<Record<string, unknown>> = []
-  const app = await appWith(t, { shutdown: { signals: false, delay: 400 } }, lines)
+  // A delay long enough for three requests on a loaded machine: they must land inside it.
+  const app = await appWith(t, { shutdown: { signals: false, delay: 2500 } }, lines)
   app.get('/work', async () => ({ ok: true }))
   const { http } = await listen(app)
   t.equal(process.listenerCount('SIGTERM'), before)
@@ -99,7 +100,7 @@ t.test('signals: false installs nothing; app.readiness.shutdown() is the entry p
   t.equal((await fetch(`${http}/work`)).status, 200, 'routes serve through the delay')
   await Promise.all([done, app.readiness.shutdown()]) // a second call joins the first
 
-  t.ok(Date.now() - started >= 390, 'resolved after the delay')
+  t.ok(Date.now() - started >= 2490, 'resolved after the delay')
   t.equal(app.server.listening, false, 'and the app is closed')
 })
 
