@@ -9,6 +9,7 @@ import healthPlugin, { type HealthPluginOptions } from './health.js'
 import pressurePlugin, { type PressureOptions } from './pressure.js'
 import probesPlugin from './probes.js'
 import { rejectUnknownPluginKeys } from './shared.js'
+import shutdownPlugin, { type ShutdownPluginOptions } from './shutdown.js'
 import startupPlugin, { type StartupPluginOptions } from './startup.js'
 import websocketGate, { type WebSocketGateOptions } from './websocket-gate.js'
 
@@ -22,17 +23,20 @@ export interface FastifyReadinessOptions {
   health?: HealthPluginOptions | false
   /** Event-loop and memory thresholds (through @fastify/under-pressure) that make readiness fail or warn. */
   pressure?: PressureOptions
+  /** Signals, serving delay and bound of the shutdown sequence (`app.readiness.shutdown()`), or `false` for none. */
+  shutdown?: ShutdownPluginOptions | false
 }
 
 export const UMBRELLA_PLUGIN_NAME = 'fastify-readiness'
 
 /** Registers the whole suite: probes, startup phases, the WebSocket gate and the health routes. */
 const fastifyReadiness: FastifyPluginAsync<FastifyReadinessOptions> = async (fastify, opts) => {
-  rejectUnknownPluginKeys('', opts as Record<string, unknown>, ['probes', 'phases', 'startup', 'websocket', 'health', 'pressure'])
+  rejectUnknownPluginKeys('', opts as Record<string, unknown>, ['probes', 'phases', 'startup', 'websocket', 'health', 'pressure', 'shutdown'])
   const startup = section('startup', opts.startup) ?? {}
   const websocket = opts.websocket === false ? false : section('websocket', opts.websocket)
   const health = opts.health === false ? false : section('health', opts.health) ?? {}
   const pressure = section('pressure', opts.pressure)
+  const shutdown = opts.shutdown === false ? false : section('shutdown', opts.shutdown) ?? {}
 
   await fastify.register(probesPlugin, opts.probes === undefined ? {} : { probes: opts.probes })
   if (pressure !== undefined) await fastify.register(pressurePlugin, pressure)
@@ -41,6 +45,7 @@ const fastifyReadiness: FastifyPluginAsync<FastifyReadinessOptions> = async (fas
   // layout in which the drain runs before its preClose), and HTTP routes can be gated without it.
   if (websocket !== false) await fastify.register(websocketGate, websocket ?? {})
   if (health !== false) await fastify.register(healthPlugin, health)
+  if (shutdown !== false) await fastify.register(shutdownPlugin, shutdown)
 }
 
 function section<T> (path: string, value: T | undefined): T | undefined {

@@ -1,5 +1,10 @@
 import { buildChatServer } from './app.js'
 
+// The older DRAIN_DELAY_MS of this demo is now the suite's serving delay on shutdown.
+if (process.env.DRAIN_DELAY_MS !== undefined && process.env.READINESS_SHUTDOWN_DELAY_MS === undefined) {
+  process.env.READINESS_SHUTDOWN_DELAY_MS = process.env.DRAIN_DELAY_MS
+}
+
 // Embedded defaults: no external service needed. GATE=off runs the naive variant;
 // REDIS_URL and DATABASE_URL add real dependencies through the built-in probes.
 const app = await buildChatServer({
@@ -11,15 +16,13 @@ const app = await buildChatServer({
   logger: { level: process.env.LOG_LEVEL ?? 'info' }
 })
 
-for (const signal of ['SIGINT', 'SIGTERM']) {
-  process.once(signal, () => {
-    app.log.info({ signal }, 'shutting down: readiness turns 503, sockets close with 1012')
-    // Readiness turns 503 at once; the app keeps serving while the load balancer notices, then closes.
-    app.readiness?.startDraining()
-    setTimeout(() => {
-      app.close().then(() => process.exit(0), (err) => { app.log.error(err); process.exit(1) })
-    }, Number(process.env.DRAIN_DELAY_MS ?? 0))
-  })
-}
+// SIGTERM and SIGINT are handled by the suite (shutdown options): readiness 503, serve for the delay,
+// sockets closed with 1012, exit 0. This process must be the one receiving them: run `node server.js`
+// (or `npm start`, whose script execs node), never behind a shell that does not forward signals.
 
-await app.listen({ port: Number(process.env.PORT ?? 3000), host: process.env.HOST ?? '127.0.0.1' })
+// In a pod or on Cloud Run the platform reaches the app on the pod's IP, not on loopback: bind every
+// interface there and listen on the PORT the platform sets. Locally, loopback unless HOST says otherwise.
+const onPlatform = process.env.KUBERNETES_SERVICE_HOST !== undefined || process.env.K_SERVICE !== undefined
+const host = process.env.HOST ?? (onPlatform ? '0.0.0.0' : '127.0.0.1')
+const port = Number(process.env.PORT || 3000)
+await app.listen({ port, host })

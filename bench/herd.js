@@ -1,0 +1,209 @@
+// The reconnect herd: two instances behind HAProxy, N sockets each; one drains. What the survivor feels
+// (its event-loop delay p99 while the drained clients pile in) and how long until every client is back,
+// with the closes all at once vs spread over a window (websocket.drainSpread), side by side in one run.
+// Run alone: node bench/herd.js (BENCH_QUICK=1 for a short run). Needs haproxy and a build (npm run build).
+import { spawn } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { monitorEventLoopDelay } from 'node:perf_hooks'
+import WebSocket from 'ws'
+
+const SELF = fileURLToPath(import.meta.url)
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+const QUICK = process.env.BENCH_QUICK === '1'
+const PER_INSTANCE = Number(process.env.HERD_SOCKETS ?? (QUICK ? 300 : 2000))
+const SPREAD_MS = Number(process.env.HERD_SPREAD_MS ?? 2000)
+const DRAIN_TIMEOUT_MS = 2000
+
+// ------------------------------------------------------------------ one instance (child process)
+async function instance () {
+  const { default: Fastify } = await import('fastify')
+  const { default: websocket } = await import('@fastify/websocket')
+  const { default: readiness } = await import('fastify-readiness')
+  const spread = Number(process.env.HERD_INSTANCE_SPREAD)
+  const app = Fastify({ logger: { level: 'error' } })
+  await app.register(websocket)
+  await app.register(readiness, {
+    websocket: spread > 0 ? { drainSpread: spread, drainTimeout: DRAIN_TIMEOUT_MS } : { drainTimeout: DRAIN_TIMEOUT_MS },
+    // HAProxy's check (inter 100 ms, fall 1) takes the draining instance out before the closes begin.
+    shutdown: { delay: 400, timeout: 30_000 }
+  })
+  // A little work per connection, as an app's handler would do (auth lookup, room join, history).
+  app.get('/chat', { websocket: true }, (socket) => {
+    let hash = 0
+    for (let i = 0; i < 20_000; i++) hash = (hash * 31 + i) | 0
+    socket.send(String(hash))
+    socket.on('message', (d) => socket.send(d.toString()))
+  })
+  const eld = monitorEventLoopDelay({ resolution: 5 })
+  eld.enable()
+  app.get('/__herd/eld/reset', async () => { eld.reset(); return {} })
+  app.get('/__herd/eld', async () => ({ p99: eld.percentile(99) / 1e6, max: eld.max / 1e6 }))
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  process.stdout.write(JSON.stringify({ port: app.server.address().port }) + '\n')
+}
+
+// ------------------------------------------------------------------ the bench
+async function freePort () {
+  return await new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)) })
+  })
+}
+
+function startInstance (spread) {
+  const child = spawn(process.execPath, [SELF, '--instance'], { env: { ...process.env, HERD_INSTANCE_SPREAD: String(spread) }, stdio: ['ignore', 'pipe', 'pipe'] })
+  let stderr = ''
+  child.stderr.on('data', (c) => { stderr += String(c) })
+  const exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)))
+  const port = new Promise((resolve, reject) => {
+    let out = ''
+    child.stdout.setEncoding('utf8')
+    child.stdout.on('data', (chunk) => {
+      out += chunk
+      const line = out.split('\n').find((l) => l.startsWith('{"port"'))
+      if (line) resolve(JSON.parse(line).port)
+    })
+    void exited.then((code) => reject(new Error(`instance exited with ${code}: ${stderr.split('\n').find((l) => /option "/.test(l)) ?? stderr.slice(0, 300)}`)))
+  })
+  return { child, port, exited }
+}
+
+async function startHaproxy (port, backends) {
+  const dir = mkdtempSync(join(tmpdir(), 'readiness-herd-'))
+  writeFileSync(join(dir, 'haproxy.cfg'), `global
+  # about 2 fds per connection: 9000 fits a 20000 fd limit
+  maxconn 9000
+
+defaults
+  mode http
+  timeout connect 1s
+  timeout client 60s
+  timeout server 60s
+  timeout tunnel 1h
+  option redispatch
+  retries 3
+
+frontend herd
+  bind 127.0.0.1:${port}
+  maxconn 9000
+  default_backend instances
+
+backend instances
+  balance roundrobin
+  option httpchk GET /health/ready
+  http-check expect status 200
+  default-server inter 100ms fall 1 rise 1 maxconn 10000
+${backends.map((b, i) => `  server i${i} 127.0.0.1:${b} check`).join('\n')}
+`)
+  const child = spawn('haproxy', ['-db', '-f', join(dir, 'haproxy.cfg')], { stdio: ['ignore', 'ignore', 'pipe'] })
+  let stderr = ''
+  child.stderr.on('data', (c) => { stderr += String(c) })
+  for (let i = 0; ; i++) {
+    if (await fetch(`http://127.0.0.1:${port}/health/ready`).then((r) => r.status === 200, () => false)) break
+    if (i > 100 || child.exitCode !== null) { child.kill('SIGKILL'); throw new Error(`haproxy did not start: ${stderr}`) }
+    await sleep(50)
+  }
+  await sleep(300) // both servers' first checks passed
+  return async () => { child.kill('SIGKILL'); await new Promise((resolve) => child.once('exit', resolve)); rmSync(dir, { recursive: true, force: true }) }
+}
+
+/** A naive client: reconnects at once on a drain close, the worst case for the survivor. */
+function client (url, stats) {
+  let closedAt = 0
+  let back = false
+  const open = () => {
+    const ws = new WebSocket(url)
+    ws.on('open', () => {
+      stats.open++
+      if (closedAt > 0 && !back) { back = true; stats.back++; stats.lastBack = Date.now() }
+    })
+    ws.on('error', () => {})
+    let opened = false
+    ws.on('open', () => { opened = true })
+    ws.on('close', (code) => {
+      if (stats.stopping) return
+      if (opened) stats.open--
+      if (closedAt === 0) {
+        closedAt = Date.now()
+        if (stats.firstClose === 0) stats.firstClose = closedAt
+        stats.codes[code] = (stats.codes[code] ?? 0) + 1
+      }
+      setTimeout(open, code === 1012 || code === 1001 ? 0 : 100)
+    })
+    stats.sockets.push(ws)
+  }
+  open()
+}
+
+async function scenario (spread) {
+  const a = startInstance(spread)
+  const b = startInstance(spread)
+  const [pa, pb] = await Promise.all([a.port, b.port]).catch((err) => {
+    a.child.kill('SIGKILL')
+    b.child.kill('SIGKILL')
+    throw err
+  })
+  const proxyPort = await freePort()
+  const stopProxy = await startHaproxy(proxyPort, [pa, pb]).catch((err) => {
+    a.child.kill('SIGKILL')
+    b.child.kill('SIGKILL')
+    throw err
+  })
+  const stats = { open: 0, back: 0, firstClose: 0, lastBack: 0, codes: {}, sockets: [], stopping: false }
+  const url = `ws://127.0.0.1:${proxyPort}/chat`
+  for (let i = 0; i < PER_INSTANCE * 2; i++) {
+    client(url, stats)
+    if (i % 100 === 99) await sleep(20) // do not herd the setup itself
+  }
+  const deadline = Date.now() + 60_000
+  while (stats.open < PER_INSTANCE * 2 && Date.now() < deadline) await sleep(50)
+  const all = stats.open
+  await sleep(500)
+  await fetch(`http://127.0.0.1:${pb}/__herd/eld/reset`)
+  const signalled = Date.now()
+  a.child.kill('SIGTERM')
+  const code = await a.exited
+  const drained = Object.values(stats.codes).reduce((n, c) => n + c, 0)
+  while (stats.back < drained && Date.now() < signalled + 60_000) await sleep(20)
+  // From the first drain close: the serving delay before it is the same in both scenarios.
+  const backMs = stats.lastBack - stats.firstClose
+  const eld = await (await fetch(`http://127.0.0.1:${pb}/__herd/eld`)).json()
+  stats.stopping = true
+  for (const ws of stats.sockets) ws.terminate()
+  b.child.kill('SIGKILL')
+  await b.exited
+  await stopProxy()
+  return { all, drained, back: stats.back, backMs, eld, exitCode: code, codes: stats.codes }
+}
+
+export async function herd () {
+  const rows = []
+  const flat = await scenario(0)
+  let spread = null
+  try {
+    spread = await scenario(SPREAD_MS)
+  } catch (err) {
+    rows.push({ measure: `herd: closes spread over ${SPREAD_MS} ms`, result: `not run: ${String(err.message).split('\n')[0].slice(0, 160)}`, target: 'websocket.drainSpread supported by the gate', met: false })
+  }
+  const label = (s) => s === null ? 'n/a' : `${s.eld.p99.toFixed(1)} ms (max ${s.eld.max.toFixed(0)} ms)`
+  rows.push({ measure: `herd: survivor event-loop delay p99, ${PER_INSTANCE} sockets drained all at once`, result: label(flat), target: 'reference', met: true })
+  if (spread !== null) {
+    rows.push({ measure: `herd: survivor event-loop delay p99, closes spread over ${SPREAD_MS} ms`, result: label(spread), target: 'below all-at-once', met: spread.eld.p99 < flat.eld.p99 })
+  }
+  rows.push({ measure: `herd: every drained client back after the first close, all at once (${flat.back}/${flat.drained})`, result: `${flat.backMs} ms`, target: 'reference', met: flat.back >= flat.drained })
+  if (spread !== null) {
+    rows.push({ measure: `herd: every drained client back after the first close, spread (${spread.back}/${spread.drained})`, result: `${spread.backMs} ms`, target: `below all-at-once (${flat.backMs} ms)`, met: spread.back >= spread.drained && spread.backMs < flat.backMs })
+  }
+  for (const s of [flat, spread]) if (s !== null && s.exitCode !== 0) rows.push({ measure: 'herd: draining instance exit code', result: String(s.exitCode), target: '0', met: false })
+  return rows
+}
+
+if (process.argv.includes('--instance')) {
+  await instance()
+} else if (process.argv[1] === SELF) {
+  const rows = await herd()
+  console.table(rows)
+}
