@@ -168,10 +168,8 @@ t.test('SIGTERM under constant HTTP load: no request fails during the delay', as
   t.comment(`requests: ${results.length} in all, ${results.filter((r) => !r.ok).length} failed after the delay (server closing)`)
 })
 
-// Reproduces the issue's 1005s (13 of 40 here) with the gate as it was; the gate's part of issue 15 makes it pass.
-t.test('upgrades whose async route hooks finish during the drain still get 1012 within the bound',
-  // MERGE: drop this todo once the gate drains sockets that open during the drain (coordinator's part of issue 15).
-  { todo: 'waits for the gate\'s drain of sockets that open during it' }, async (t) => {
+// Reproduced the issue's 1005s (13 of 40) with the gate as it was.
+t.test('upgrades whose async route hooks finish during the drain still get 1012 within the bound', async (t) => {
   // Upgrades arrive through the 300 ms delay, so many are inside their 300 ms hook when the drain begins.
   const app = await startChild(t, { HOOK_MS: '300', SHUTDOWN_OPTS: '{"delay":300}', WS_OPTS: '{"drainTimeout":1000}' })
   const outcomes = Array.from({ length: 40 }, async (_, i) => {
@@ -196,9 +194,7 @@ t.test('upgrades whose async route hooks finish during the drain still get 1012 
 })
 
 // The issue's 31 s close: silent peers whose upgrades finish their async hook after the drain took its list.
-t.test('silent peers admitted during the drain cannot hold the exit beyond the bound',
-  // MERGE: drop this todo with the one above (the gate's part of issue 15).
-  { todo: 'waits for the gate\'s drain of sockets that open during it' }, async (t) => {
+t.test('silent peers admitted during the drain cannot hold the exit beyond the bound', async (t) => {
     const app = await startChild(t, { HOOK_MS: '300', SHUTDOWN_OPTS: '{"delay":0,"timeout":20000}', WS_OPTS: '{"drainTimeout":1000}' })
     // One silent peer already open keeps the drain busy for its whole drainTimeout...
     const first = await rawUpgrade(app.port!, '/chat')
