@@ -243,6 +243,11 @@ export class ReadinessClient extends Emitter<ClientEvents> {
   #giveUp (): void {
     const elapsedMs = Date.now() - this.#since
     this.close(1000, '')
+    // Nothing kept is ever sent now: say so, instead of leaving it stuck in a buffer.
+    const kept: Outgoing[] = this.sessionId === null ? this.#buffer : this.#unacked.map((entry) => entry.data)
+    this.#buffer = []
+    this.#unacked = []
+    for (const data of kept) this.emit('dropped', data)
     this.emit('giveup', { attempts: this.#attempt, elapsedMs })
   }
 
