@@ -15,7 +15,10 @@ const TOTAL = 10_000
 const NODE_CLIENTS = 8
 const BROWSER_CLIENTS = 2
 const PER_CLIENT = TOTAL / (NODE_CLIENTS + BROWSER_CLIENTS)
-const SEND_EVERY_MS = 18 // per client: ~18 s of sending for 1,000 messages, spanning the faults below
+const SEND_EVERY_MS = 20
+// Sending is released in ninths: one at the start, one before each fault, one at the end, so every close path meets traffic in flight.
+const STEPS = 9
+let allowed = 0
 
 interface Instance { name: string, port: number, child: ChildProcess, exited: Promise<number | null>, stop: (signal: NodeJS.Signals) => Promise<number | null> }
 
@@ -77,6 +80,7 @@ function nodeUser (i: number, url: string) {
   let k = 0
   const timer = setInterval(() => {
     if (k >= PER_CLIENT) { clearInterval(timer); return }
+    if (k >= allowed) return
     const text = `n${i}-${k++}`
     if (client.send(text)) texts.push(text)
   }, SEND_EVERY_MS)
@@ -84,7 +88,7 @@ function nodeUser (i: number, url: string) {
 }
 
 t.test('10,000 numbered messages across 5 restarts, a lost dependency and a kill -9, two instances behind HAProxy sharing Redis, Node and Chromium clients: 0 lost, 0 duplicated',
-  { skip: missing('haproxy'), timeout: 120_000 }, async (t) => {
+  { skip: missing('haproxy'), timeout: 240_000 }, async (t) => {
     const prefix = `fastify-readiness:test:delivery:${process.pid}:${Date.now()}:`
     const [pa, pb, ph] = [await freePort(), await freePort(), await freePort()]
     const instances: Record<'a' | 'b', Instance> = { a: await startInstance(t, 'a', pa, prefix), b: await startInstance(t, 'b', pb, prefix) }
@@ -106,13 +110,15 @@ t.test('10,000 numbered messages across 5 restarts, a lost dependency and a kill
       await page.goto(`http://127.0.0.1:${ph}/`)
       await page.evaluate(async ({ clients, perClient, everyMs }) => {
         const { ReadinessClient } = await import('/client.js' as string)
-        const g = globalThis as unknown as { users: unknown[] }
+        const g = globalThis as unknown as { users: unknown[], allowed: number }
+        g.allowed = 0
         g.users = Array.from({ length: clients }, (_, i) => {
           const client = new ReadinessClient(`ws://${(globalThis as unknown as { location: { host: string } }).location.host}/chat`, { delivery: true, maxBuffered: perClient, backoff: { initialMs: 100, maxMs: 1000, hintFloorMs: 200, hintCeilingMs: 1000 }, healthyAfterMs: 1000 })
           const user = { client, closes: [] as string[], texts: [] as string[], k: 0 }
           client.on('close', ({ code, reason }: { code: number, reason: string }) => user.closes.push(`${code} ${reason}`))
           const timer = setInterval(() => {
             if (user.k >= perClient) { clearInterval(timer); return }
+            if (user.k >= (globalThis as unknown as { allowed: number }).allowed) return
             const text = `b${i}-${user.k++}`
             if (client.send(text)) user.texts.push(text)
           }, everyMs)
@@ -124,16 +130,31 @@ t.test('10,000 numbered messages across 5 restarts, a lost dependency and a kill
     }
     await until(() => users.every((u) => u.client.state === 'open'), 10_000)
 
+    let step = 0
+    const release = async (): Promise<void> => {
+      allowed = Math.round(PER_CLIENT * ++step / STEPS)
+      await page?.evaluate((n) => { (globalThis as unknown as { allowed: number }).allowed = n }, allowed)
+    }
+    const steps: string[] = []
     const restart = async (name: 'a' | 'b', signal: NodeJS.Signals): Promise<void> => {
+      await release()
+      await sleep(300) // messages in flight when the instance goes
+      const t0 = Date.now()
       const code = await instances[name].stop(signal)
+      const t1 = Date.now()
       if (signal === 'SIGTERM') t.equal(code, 0, `${name} drained and exited on SIGTERM`)
       instances[name] = await startInstance(t, name, name === 'a' ? pa : pb, prefix)
+      const t2 = Date.now()
       await ready(name === 'a' ? pa : pb)
+      steps.push(`${name} ${signal}: stop ${t1 - t0} ms, listen ${t2 - t1} ms, ready ${Date.now() - t2} ms`)
       await sleep(250) // HAProxy's check sees it up again
     }
     const started = Date.now()
-    await sleep(200)
+    await release()
+    await sleep(1000)
     await restart('a', 'SIGTERM') // restart 1: drain (1012), then a cold start (accept-then-close for direct users)
+    await release()
+    await sleep(300)
     instances.b.child.kill('SIGUSR2') // b loses its dependency: closeOnLoss (1013 dependency lost)
     await sleep(300)
     instances.b.child.kill('SIGUSR2')
@@ -143,7 +164,9 @@ t.test('10,000 numbered messages across 5 restarts, a lost dependency and a kill
     await restart('a', 'SIGTERM') // restart 3
     await restart('b', 'SIGTERM') // restart 4
     await restart('a', 'SIGTERM') // restart 5
-    t.comment(`fault schedule took ${Date.now() - started} ms`)
+    await release()
+    t.equal(step, STEPS, 'every ninth released')
+    t.comment(`fault schedule took ${Date.now() - started} ms: ${steps.join('; ')}`)
 
     const browserState = async () => page === null
       ? []
