@@ -83,3 +83,34 @@ t.test('redisDedupe on the real Redis: prefixed keys with a TTL, raise-only, sha
   await send(b, [2, 3, 4]) // the client re-sends what it never saw acked, on another instance
   t.same(handled, ['m1', 'm2', 'm3', 'm4'])
 })
+
+t.test('a hostile client: a flood beyond maxQueued is closed 1013 (backpressure), and a scope keeps guessed session ids apart', async (t) => {
+  const app = await buildApp(t, {})
+  const store = memoryDedupe()
+  const handled: string[] = []
+  app.get('/slow', { websocket: true }, (socket) => {
+    withDelivery(socket, () => new Promise((resolve) => setTimeout(resolve, 50)), { maxQueued: 5 })
+  })
+  app.get('/scoped/:user', { websocket: true }, (socket, request) => {
+    withDelivery(socket, (text) => { handled.push(text) }, { store, scope: (request.params as { user: string }).user })
+  })
+  const { ws } = await listen(app)
+  await until(() => app.readiness.isReady())
+  const flood = await connect(`${ws}/slow`)
+  if (flood.kind !== 'open') throw new Error('not open')
+  const closedWith = new Promise<{ code: number, reason: string }>((resolve) => flood.ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })))
+  for (let seq = 1; seq <= 50; seq++) flood.ws.send(messageFrame('floodFLOOD', seq, 'x'))
+  t.match(await closedWith, { code: 1013, reason: /^delivery queue full/ })
+
+  const send = async (user: string, text: string) => {
+    const outcome = await connect(`${ws}/scoped/${user}`)
+    if (outcome.kind !== 'open') throw new Error('not open')
+    const acked = new Promise((resolve) => outcome.ws.once('message', resolve))
+    outcome.ws.send(messageFrame('sameSESSION', 1, text))
+    await acked
+    outcome.ws.close()
+  }
+  await send('alice', 'from alice')
+  await send('mallory', 'from mallory, same session id')
+  t.same(handled, ['from alice', 'from mallory, same session id'], 'the attacker\'s session 1 did not swallow alice\'s, nor the reverse')
+})

@@ -27,6 +27,7 @@ export type DeliveryHandler = (data: string, ctx: DeliveryContext | null) => voi
 export interface DeliverySocket {
   readonly readyState: number
   send: (data: string) => void
+  close?: (code?: number, reason?: string) => void
   on: (event: 'message' | 'close', listener: (...args: any[]) => void) => unknown
 }
 
@@ -35,6 +36,13 @@ export interface DeliveryOptions {
   store?: DedupeStore
   /** A handler that throws still counts as handled (acked): re-delivering what the app rejected would loop. Reported here. */
   onError?: (error: unknown, ctx: DeliveryContext | null) => void
+  /**
+   * Prefixes every session in the window, e.g. the authenticated user's id, so a client that learns or
+   * guesses another's session id cannot make the helper drop that client's messages as duplicates.
+   */
+  scope?: string
+  /** Messages waiting behind a slow handler; beyond this the socket is closed 1013 and the client re-sends later (default 1000). */
+  maxQueued?: number
 }
 
 export interface DeliveryStats { handled: number, duplicates: number, passthrough: number }
@@ -46,6 +54,9 @@ export function withDelivery (socket: DeliverySocket, handler: DeliveryHandler, 
   if (typeof handler !== 'function') throw new TypeError('withDelivery: handler must be a function')
   const store = options.store ?? (sharedMemory ??= memoryDedupe())
   const onError = options.onError ?? (() => {})
+  const scope = options.scope === undefined ? '' : `${String(options.scope)}:`
+  const maxQueued = options.maxQueued ?? 1000
+  if (!Number.isInteger(maxQueued) || maxQueued < 1) throw new TypeError(`withDelivery: maxQueued must be a positive integer, got ${String(options.maxQueued)}`)
   const stats: DeliveryStats = { handled: 0, duplicates: 0, passthrough: 0 }
   const queue: Array<string | Buffer> = []
   /** What this socket knows of each session's mark: loaded once, then kept in step with its own saves. */
@@ -55,6 +66,14 @@ export function withDelivery (socket: DeliverySocket, handler: DeliveryHandler, 
 
   socket.on('close', () => { closed = true; queue.length = 0 })
   socket.on('message', (data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => {
+    if (closed) return
+    if (queue.length >= maxQueued) {
+      // Backpressure a flooding client can feel: nothing queued is acked, so a delivery client re-sends it later.
+      closed = true
+      queue.length = 0
+      socket.close?.(1013, 'delivery queue full; retry in 1s')
+      return
+    }
     if (isBinary) {
       queue.push(Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data))
     } else {
@@ -81,7 +100,7 @@ export function withDelivery (socket: DeliverySocket, handler: DeliveryHandler, 
         }
         let mark = marks.get(message.session)
         if (mark === undefined) {
-          const loaded = store.load(message.session)
+          const loaded = store.load(scope + message.session)
           mark = typeof loaded === 'number' ? loaded : await loaded.catch((err: unknown) => { onError(err, message); return 0 })
           if (closed) return
           marks.set(message.session, Math.max(mark, marks.get(message.session) ?? 0))
@@ -98,7 +117,7 @@ export function withDelivery (socket: DeliverySocket, handler: DeliveryHandler, 
         marks.set(ctx.session, ctx.seq)
         stats.handled++
         // Issued right after the handler (same tick when it is synchronous): the window between them is as small as it gets.
-        const saved = store.save(ctx.session, ctx.seq)
+        const saved = store.save(scope + ctx.session, ctx.seq)
         if (saved !== undefined) saved.catch((err: unknown) => onError(err, ctx))
         ack(ctx.session, ctx.seq)
       }
