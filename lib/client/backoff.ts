@@ -6,6 +6,9 @@
  * fires after 1 ms.
  */
 
+/** The most a hint is stretched by jitter. */
+export const HINT_JITTER_MAX_MS = 5000
+
 /** setTimeout's largest delay; anything above it fires after 1 ms. */
 export const MAX_TIMER_MS = 2_147_483_647
 
@@ -38,8 +41,9 @@ export function retryDelay (attempt: number, hintMs: number | null, settings: Ba
   const backoff = bound / 2 + random() * bound / 2
   if (hintMs === null || !Number.isFinite(hintMs)) return { delayMs: capTimer(backoff), source: 'backoff' }
   const hint = Math.min(settings.hintCeilingMs, Math.max(settings.hintFloorMs, hintMs))
-  // Up to 10 % (at most 1 s) of jitter on a hint spreads clients told the same thing, none of them early.
-  const hinted = hint + random() * Math.min(1000, hint / 10)
+  // Up to 50 % (at most 5 s) of jitter on a hint: a gate that tells 10,000 clients "1 s" sees them over half a
+  // second, not in one instant, and none of them early.
+  const hinted = hint + random() * Math.min(HINT_JITTER_MAX_MS, hint / 2)
   return hinted >= backoff ? { delayMs: capTimer(hinted), source: 'hint' } : { delayMs: capTimer(backoff), source: 'backoff' }
 }
 
