@@ -19,3 +19,4 @@ export { ReadinessOptionError, ProbeTimeoutError, PhaseError, WaitTimeoutError }
 export { postgresProbe, redisProbe, httpProbe, tcpProbe, type PostgresProbeOptions, type RedisProbeOptions, type PingableClient, type HttpProbeOptions, type TcpProbeOptions, type ClosableCheck } from './lib/probes/index.js'
 export { default as readinessShutdown, type ShutdownPluginOptions } from './plugins/shutdown.js'
 export { ShutdownTimeoutError } from './lib/shutdown.js'
+export { withDelivery, memoryDedupe, redisDedupe, type DeliveryHandler, type DeliveryContext, type DeliveryOptions, type DeliveryStats, type DeliverySocket, type DedupeStore, type MemoryDedupeOptions, type RedisDedupeOptions, type RedisLike } from './lib/delivery/index.js'
