@@ -6,6 +6,8 @@ import { describe, isPlainObject } from '../lib/options.js'
 import type { PhaseDefinition } from '../lib/phase-options.js'
 import type { ProbeDefinition } from '../lib/probe-options.js'
 import healthPlugin, { type HealthPluginOptions } from './health.js'
+import metricsPlugin, { type MetricsPluginOptions } from './metrics.js'
+import statusPagePlugin, { type StatusPageOptions } from './status-page.js'
 import pressurePlugin, { type PressureOptions } from './pressure.js'
 import probesPlugin from './probes.js'
 import { rejectUnknownPluginKeys } from './shared.js'
@@ -22,17 +24,25 @@ export interface FastifyReadinessOptions {
   health?: HealthPluginOptions | false
   /** Event-loop and memory thresholds (through @fastify/under-pressure) that make readiness fail or warn. */
   pressure?: PressureOptions
+  /** OpenTelemetry metrics (on by default: a no-op until an SDK is installed), or `false`. */
+  metrics?: MetricsPluginOptions | false
+  /** The status page (off by default): `{ details, path }`; shows data only to callers its details policy admits. */
+  statusPage?: StatusPageOptions | false
 }
 
 export const UMBRELLA_PLUGIN_NAME = 'fastify-readiness'
 
 /** Registers the whole suite: probes, startup phases, the WebSocket gate and the health routes. */
 const fastifyReadiness: FastifyPluginAsync<FastifyReadinessOptions> = async (fastify, opts) => {
-  rejectUnknownPluginKeys('', opts as Record<string, unknown>, ['probes', 'phases', 'startup', 'websocket', 'health', 'pressure'])
+  rejectUnknownPluginKeys('', opts as Record<string, unknown>, ['probes', 'phases', 'startup', 'websocket', 'health', 'pressure', 'metrics', 'statusPage'])
   const startup = section('startup', opts.startup) ?? {}
   const websocket = opts.websocket === false ? false : section('websocket', opts.websocket)
   const health = opts.health === false ? false : section('health', opts.health) ?? {}
   const pressure = section('pressure', opts.pressure)
+  const metricsOptions = opts.metrics === false ? false : section('metrics', opts.metrics) ?? {}
+  const statusPage = opts.statusPage === false ? undefined : section('statusPage', opts.statusPage)
+
+  if (metricsOptions !== false) await fastify.register(metricsPlugin, metricsOptions)
 
   await fastify.register(probesPlugin, opts.probes === undefined ? {} : { probes: opts.probes })
   if (pressure !== undefined) await fastify.register(pressurePlugin, pressure)
@@ -47,6 +57,7 @@ const fastifyReadiness: FastifyPluginAsync<FastifyReadinessOptions> = async (fas
     }
   }
   if (health !== false) await fastify.register(healthPlugin, health)
+  if (statusPage !== undefined) await fastify.register(statusPagePlugin, statusPage)
 }
 
 /**
