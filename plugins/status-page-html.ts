@@ -12,6 +12,7 @@ export function statusPageHtml ({ dataUrl, refreshMs }: { dataUrl: string, refre
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Readiness status</title>
+<link rel="icon" href="data:,">
 <style>
   :root { --pass: #1a7f37; --fail: #cf222e; --warn: #9a6700; --run: #0969da; --muted: #656d76; --line: #d0d7de; --bg: #f6f8fa; }
   * { box-sizing: border-box; }
@@ -24,14 +25,14 @@ export function statusPageHtml ({ dataUrl, refreshMs }: { dataUrl: string, refre
   .badge.pass { background: var(--pass); } .badge.fail { background: var(--fail); } .badge.warn { background: var(--warn); } .badge.running { background: var(--run); }
   .meta { color: var(--muted); }
   table { border-collapse: collapse; width: 100%; font-variant-numeric: tabular-nums; }
-  th, td { text-align: left; padding: 3px 8px; border-bottom: 1px solid var(--line); white-space: nowrap; }
-  th { color: var(--muted); font-weight: 600; font-size: 12px; }
+  th, td { text-align: left; padding: 3px 6px; border-bottom: 1px solid var(--line); white-space: nowrap; }
+  th { color: var(--muted); font-weight: 600; font-size: 12px; white-space: normal; vertical-align: bottom; }
   td.num, th.num { text-align: right; }
   td.err { white-space: normal; color: var(--fail); font-size: 12px; }
   .st-pass { color: var(--pass); font-weight: 600; } .st-fail { color: var(--fail); font-weight: 600; } .st-unknown, .st-pending, .st-waiting, .st-skipped { color: var(--muted); } .st-running { color: var(--run); font-weight: 600; } .st-done { color: var(--pass); } .st-failed { color: var(--fail); font-weight: 600; }
   svg text { font: 11px system-ui, sans-serif; fill: #1f2328; }
   svg .tick { fill: var(--muted); }
-  .grid { display: grid; grid-template-columns: 1fr 1fr; gap: 0 24px; }
+  .grid { display: grid; grid-template-columns: minmax(0, 1fr) minmax(0, 1.3fr); gap: 0 24px; }
   @media (max-width: 800px) { .grid { grid-template-columns: 1fr; } }
   #error { color: var(--fail); }
 </style>
@@ -50,11 +51,11 @@ export function statusPageHtml ({ dataUrl, refreshMs }: { dataUrl: string, refre
   <div class="grid">
     <section>
       <h2>Probes</h2>
-      <table id="probes"><thead><tr><th>probe</th><th>status</th><th>critical</th><th class="num">latency</th><th class="num">runs</th><th class="num">fails in a row</th><th>last error</th></tr></thead><tbody></tbody></table>
+      <table id="probes"><thead><tr><th>probe</th><th>status</th><th>critical</th><th class="num">latency</th><th class="num">runs</th><th class="num">fails</th><th>last error</th></tr></thead><tbody></tbody></table>
     </section>
     <section>
       <h2>WebSocket gate</h2>
-      <table id="gate"><thead><tr><th>route</th><th>ready</th><th>mode</th><th class="num">open</th><th class="num">held now</th><th class="num">admitted</th><th class="num">refused</th><th class="num">held (total)</th><th class="num">hold timeouts</th><th class="num">closed on loss</th></tr></thead><tbody></tbody></table>
+      <table id="gate"><thead><tr><th>route</th><th>ready</th><th>mode</th><th class="num">open</th><th class="num">held now</th><th class="num">admitted</th><th class="num">refused</th><th class="num">holds</th><th class="num">hold timeouts</th><th class="num">closed on loss</th></tr></thead><tbody></tbody></table>
       <p id="gate-none" class="meta" hidden>No gated WebSocket route.</p>
     </section>
   </div>
@@ -110,7 +111,7 @@ export function statusPageHtml ({ dataUrl, refreshMs }: { dataUrl: string, refre
       svg.append(el('svg:line', { x1: px, x2: px, y1: top - 4, y2: height - 20, stroke: '#eaeef2' }))
       svg.append(el('svg:text', { x: px, y: height - 6, 'text-anchor': 'middle', class: 'tick' }, ms(t)))
     }
-    svg.append(el('svg:text', { x: 4, y: height - 6, class: 'tick' }, 'since startup began'))
+    svg.append(el('svg:text', { x: 4, y: 10, class: 'tick' }, 'time since startup began →'))
     phases.forEach(([name, p], i) => {
       const y = top + i * row
       svg.append(el('svg:text', { x: 4, y: y + 14 }, name))
@@ -177,6 +178,13 @@ export function statusPageHtml ({ dataUrl, refreshMs }: { dataUrl: string, refre
     timer = null
     try {
       const res = await fetch(config.dataUrl, { headers, cache: 'no-store', credentials: 'same-origin' })
+      if (res.status === 404) {
+        // Not allowed (or not there): say how to get in, and stop asking.
+        $('state').textContent = 'no access'
+        $('error').textContent = 'The details policy did not admit this browser. Open this page as ' + location.pathname + '#token=<your token>, or from an address the policy admits.'
+        document.body.dataset.state = 'no access'
+        return
+      }
       if (!res.ok) throw new Error('HTTP ' + res.status)
       render(await res.json())
       failures = 0

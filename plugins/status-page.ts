@@ -53,7 +53,7 @@ const statusPagePlugin: FastifyPluginAsync<StatusPageOptions> = async (fastify, 
 
   const html = statusPageHtml({ dataUrl: `${path}.json`, refreshMs })
 
-  // Anonymous callers get the same 404 as a path that does not exist: the page's existence is not advertised.
+  // Anonymous callers get the same 404 as a path that does not exist.
   async function guard (request: FastifyRequest, reply: FastifyReply): Promise<boolean> {
     reply.header('cache-control', 'no-store')
     if (await detailsAllowed(policy, request)) return true
@@ -62,9 +62,12 @@ const statusPagePlugin: FastifyPluginAsync<StatusPageOptions> = async (fastify, 
   }
 
   const common = { logLevel: 'warn' as const, readiness: false as const, exposeHeadRoute: false }
-  fastify.get(path, common, async function statusPage (request, reply) {
-    if (!await guard(request, reply)) return reply
+  // The page itself is a static shell, the same for everyone, with no data in it: a browser cannot send a
+  // bearer token on a navigation, so the shell loads and its script sends the token (from #token=...) with
+  // each data request. Every byte of state comes from the data route, which the policy guards.
+  fastify.get(path, common, async function statusPage (_request, reply) {
     return reply
+      .header('cache-control', 'no-store')
       .header('content-security-policy', "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
       .header('x-content-type-options', 'nosniff')
       .type('text/html; charset=utf-8')
