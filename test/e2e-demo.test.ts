@@ -5,6 +5,10 @@ import { chromium, type Browser, type Page } from 'playwright-core'
 import { startChat } from './helpers/processes.js'
 import { freePort } from './helpers/servers.js'
 
+// Functions passed to page.waitForFunction run in the browser, where these exist (this project's tsconfig has no DOM lib).
+declare const document: any
+declare const window: any
+
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 const skip = existsSync(CHROMIUM) ? false : `chromium is not installed at ${CHROMIUM}`
 const ARTEFACTS = resolve(process.env.TEST_ARTEFACTS ?? '.tap/artefacts')

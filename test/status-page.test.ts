@@ -6,6 +6,10 @@ import { bearerToken } from '../plugins/details-policy.js'
 import { buildApp, Switch } from './helpers/app.js'
 import { connect, getJson, listen, until } from './helpers/net.js'
 
+// Functions passed to page.waitForFunction run in the browser, where these exist (this project's tsconfig has no DOM lib).
+declare const document: any
+declare const window: any
+
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 const skip = existsSync(CHROMIUM) ? false : `chromium is not installed at ${CHROMIUM}`
 const TOKEN = 'status-page-secret-0123456789'

@@ -81,7 +81,8 @@ export async function buildChatServer ({ gated = true, warmupMs = 3000, mode = '
     startedAt,
     readyAt: store.readyAt,
     now: Date.now(),
-    routes: gated ? { gated: '/chat/lobby', naive: '/naive/lobby' } : { naive: '/chat/lobby' },
+    // Separate rooms: each column sees only its own messages.
+    routes: gated ? { gated: '/chat/lobby', naive: '/naive/naive-lobby' } : { naive: '/chat/lobby' },
     links: gated ? { statusPage: '/readiness/status', health: ['/health/live', '/health/startup', '/health/ready', '/health/websocket'] } : { statusPage: null, health: [] }
   }))
 

@@ -43,7 +43,7 @@ export function timelineSvg (rows, { clients, warmupMs }) {
   })
   const peak = Math.max(1, ...counted.flatMap(({ perBin }) => perBin.map((b) => Object.values(b).reduce((a, c) => a + c, 0))))
   const barHeight = band - 34
-  const height = top + rows.length * band + 64
+  const height = top + rows.length * band + 80
   const out = [`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`,
     `<title>Cold start: how ${clients} clients per variant fared, attempts per ${binMs} ms</title>`,
     '<rect width="100%" height="100%" fill="white"/>',
@@ -83,13 +83,15 @@ export function timelineSvg (rows, { clients, warmupMs }) {
     }
   })
   // The legend draws each mark as the chart does: filled boxes for outcomes, a dashed line for "store ready".
-  const ly = height - 14
+  let ly = height - 22
   let lx = 10
+  const room = (label) => { const w = 14 + label.length * 6.4 + 14; if (lx + w > width) { lx = 10; ly += 16 } const at = lx; lx += w; return at }
   for (const o of OUTCOMES) {
-    out.push(`<rect x="${lx}" y="${ly - 9}" width="10" height="10" fill="${o.color}"/><text x="${lx + 14}" y="${ly}">${esc(o.label)}</text>`)
-    lx += 14 + o.label.length * 6.3 + 12
+    const at = room(o.label)
+    out.push(`<rect x="${at}" y="${ly - 9}" width="10" height="10" fill="${o.color}"/><text x="${at + 14}" y="${ly}">${esc(o.label)}</text>`)
   }
-  out.push(`<line x1="${lx}" y1="${ly - 4}" x2="${lx + 22}" y2="${ly - 4}" stroke="#1565c0" stroke-width="1.5" stroke-dasharray="5 3"/><text x="${lx + 26}" y="${ly}">store ready</text>`)
+  const at = room('store ready  ')
+  out.push(`<line x1="${at}" y1="${ly - 4}" x2="${at + 22}" y2="${ly - 4}" stroke="#1565c0" stroke-width="1.5" stroke-dasharray="5 3"/><text x="${at + 26}" y="${ly}">store ready</text>`)
   out.push('</svg>')
   return out.join('\n')
 }
