@@ -1,5 +1,5 @@
 import t, { type Test } from 'tap'
-import { copyFileSync, existsSync, mkdirSync, statSync } from 'node:fs'
+import { existsSync, mkdirSync, statSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { chromium, type Browser, type Page } from 'playwright-core'
 import { startChat } from './helpers/processes.js'
@@ -12,6 +12,14 @@ declare const window: any
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 const skip = existsSync(CHROMIUM) ? false : `chromium is not installed at ${CHROMIUM}`
 const ARTEFACTS = resolve(process.env.TEST_ARTEFACTS ?? '.tap/artefacts')
+
+/** For docs/: the same page zoomed out into a small viewport, so the PNG stays a few tens of kB. */
+async function docsShot (page: Page, name: string): Promise<void> {
+  if (process.env.UPDATE_DOCS_SCREENSHOTS !== '1') return
+  await page.evaluate(() => { document.body.style.zoom = '0.7' })
+  await page.setViewportSize({ width: 700, height: 600 })
+  await page.screenshot({ path: resolve('docs', name) })
+}
 
 async function browser (t: Test): Promise<Browser> {
   const b = await chromium.launch({
@@ -78,7 +86,7 @@ t.test('the demo page explains a gated cold start next to a naive one', { skip, 
   await page.waitForTimeout(300)
   const file = await shoot(t, page, 'demo-page.png')
   t.ok(statSync(file).size > 5000)
-  if (process.env.UPDATE_DOCS_SCREENSHOTS === '1') copyFileSync(file, resolve('docs/demo-page.png'))
+  await docsShot(page, 'demo-page.png')
   t.same(errors, [], 'no script errors')
 })
 

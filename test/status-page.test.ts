@@ -1,7 +1,7 @@
 import t, { type Test } from 'tap'
 import { existsSync, mkdirSync, statSync } from 'node:fs'
 import { join, resolve } from 'node:path'
-import { chromium, type Browser } from 'playwright-core'
+import { chromium, type Browser, type Page } from 'playwright-core'
 import { bearerToken } from '../plugins/details-policy.js'
 import { buildApp, Switch } from './helpers/app.js'
 import { connect, getJson, listen, until } from './helpers/net.js'
@@ -15,6 +15,14 @@ const skip = existsSync(CHROMIUM) ? false : `chromium is not installed at ${CHRO
 const TOKEN = 'status-page-secret-0123456789'
 /** Screenshots go with the test artefacts; the path is printed so a person can look at them. */
 const ARTEFACTS = resolve(process.env.TEST_ARTEFACTS ?? '.tap/artefacts')
+
+/** For docs/: the same page zoomed out into a small viewport, so the PNG stays a few tens of kB. */
+async function docsShot (page: Page, name: string): Promise<void> {
+  if (process.env.UPDATE_DOCS_SCREENSHOTS !== '1') return
+  await page.evaluate(() => { document.body.style.zoom = '0.7' })
+  await page.setViewportSize({ width: 700, height: 600 })
+  await page.screenshot({ path: resolve('docs', name) })
+}
 
 async function browser (t: Test): Promise<Browser> {
   const b = await chromium.launch({
@@ -117,6 +125,7 @@ t.test('in Chromium the page shows the cold start live: phases on a time axis, p
   await page.screenshot({ path: file, fullPage: true })
   t.ok(statSync(file).size > 5000, 'a screenshot was written')
   t.comment(`status page screenshot: ${file}`)
+  await docsShot(page, 'status-page.png')
   t.same(errors, [], 'no script errors on the page')
   if (opened.kind === 'open') opened.ws.close()
   await until(() => true)
