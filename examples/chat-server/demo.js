@@ -172,6 +172,11 @@ ${markdown}
 - **hold**: upgrades before ready are parked and let through the moment the app is ready.
 
 ![timeline of connection outcomes over the cold start](demo-timeline.svg)
+
+The chat page (\`npm start\`, then http://127.0.0.1:3000) shows the same cold start as it happens, the gated
+route next to the naive one (screenshot from \`test/e2e-demo.test.ts\`, reject mode):
+
+![the demo page after a cold start](demo-page.png)
 `)
   writeFileSync(join(dir, 'demo-timeline.svg'), timelineSvg(rows, { clients: CLIENTS, warmupMs: WARMUP_MS }))
   console.log(toDocs
