@@ -20,3 +20,4 @@ export { postgresProbe, redisProbe, httpProbe, tcpProbe, type PostgresProbeOptio
 export { default as readinessMetrics, METER_NAME, type MetricsPluginOptions } from './plugins/metrics.js'
 export { default as readinessStatusPage, type StatusPageOptions, type StatusPageData } from './plugins/status-page.js'
 export { bindReadinessMetrics, METRIC_PREFIX } from './lib/metrics.js'
+export { bearerToken } from './plugins/details-policy.js'
