@@ -21,6 +21,7 @@ async function docsShot (page: Page, name: string): Promise<void> {
   if (process.env.UPDATE_DOCS_SCREENSHOTS !== '1') return
   await page.evaluate(() => { document.body.style.zoom = '0.7' })
   await page.setViewportSize({ width: 700, height: 330 })
+  await page.waitForTimeout(800) // the timeline is redrawn for the new width at the next refresh
   const shot = await page.screenshot()
   // Fewer shades per channel: anti-aliased text compresses several times better, and still reads well.
   const small = await page.evaluate(async (b64: string) => {
