@@ -67,7 +67,7 @@ async function user (id, url, stats, start, deadline, readyAt) {
     })
     const at = Date.now() - start
     if (outcome.kind === 'in') {
-      // Held: the upgrade was made before the store was ready and answered after it.
+      // Waited: the handshake began before the store was ready and completed after it (held by the gate, or queued).
       const held = readyAt() !== null && attemptStart < readyAt() && Date.now() >= readyAt()
       note(held ? 'held' : 'in')
       stats.in.push(Date.now())
@@ -141,7 +141,7 @@ async function run (variant) {
  * columns add up to the number of clients. Attempts and close counts over all retries come after.
  */
 export function table (rows) {
-  const head = ['variant', 'clients', 'first try: in at once', 'first try: held, then in', 'first try: closed 1011', 'first try: refused 503', 'no answer at all', 'never got in', 'clients that lost a message', 'all attempts (1011 / 503)', 'ready → all in']
+  const head = ['variant', 'clients', 'first try: in at once', 'first try: waited through ready, then in', 'first try: closed 1011', 'first try: refused 503', 'no answer at all', 'never got in', 'clients that lost a message', 'all attempts (1011 / 503)', 'ready → all in']
   const body = rows.map((r) => [r.variant, r.clients, r.first.in, r.first.held, r.first[1011] + r.first.closed, r.first.refused, r.first['no-listener'], r.neverIn, r.lostClients,
     `${r.attempts} (${r.closes1011} / ${r.refused503})`, r.readyToAllInMs === null ? '—' : `${r.readyToAllInMs} ms`])
   return [head, head.map(() => '---'), ...body].map((cells) => `| ${cells.join(' | ')} |`).join('\n')
