@@ -6,6 +6,8 @@ import { describe, isPlainObject } from '../lib/options.js'
 import type { PhaseDefinition } from '../lib/phase-options.js'
 import type { ProbeDefinition } from '../lib/probe-options.js'
 import healthPlugin, { type HealthPluginOptions } from './health.js'
+import metricsPlugin, { type MetricsPluginOptions } from './metrics.js'
+import statusPagePlugin, { type StatusPageOptions } from './status-page.js'
 import pressurePlugin, { type PressureOptions } from './pressure.js'
 import probesPlugin from './probes.js'
 import { rejectUnknownPluginKeys } from './shared.js'
@@ -25,18 +27,26 @@ export interface FastifyReadinessOptions {
   pressure?: PressureOptions
   /** Signals, serving delay and bound of the shutdown sequence (`app.readiness.shutdown()`), or `false` for none. */
   shutdown?: ShutdownPluginOptions | false
+  /** OpenTelemetry metrics (on by default: a no-op until an SDK is installed), or `false`. */
+  metrics?: MetricsPluginOptions | false
+  /** The status page (off by default): `{ details, path }`; shows data only to callers its details policy admits. */
+  statusPage?: StatusPageOptions | false
 }
 
 export const UMBRELLA_PLUGIN_NAME = 'fastify-readiness'
 
 /** Registers the whole suite: probes, startup phases, the WebSocket gate and the health routes. */
 const fastifyReadiness: FastifyPluginAsync<FastifyReadinessOptions> = async (fastify, opts) => {
-  rejectUnknownPluginKeys('', opts as Record<string, unknown>, ['probes', 'phases', 'startup', 'websocket', 'health', 'pressure', 'shutdown'])
+  rejectUnknownPluginKeys('', opts as Record<string, unknown>, ['probes', 'phases', 'startup', 'websocket', 'health', 'pressure', 'shutdown', 'metrics', 'statusPage'])
   const startup = section('startup', opts.startup) ?? {}
   const websocket = opts.websocket === false ? false : section('websocket', opts.websocket)
   const health = opts.health === false ? false : section('health', opts.health) ?? {}
   const pressure = section('pressure', opts.pressure)
   const shutdown = opts.shutdown === false ? false : section('shutdown', opts.shutdown) ?? {}
+  const metricsOptions = opts.metrics === false ? false : section('metrics', opts.metrics) ?? {}
+  const statusPage = opts.statusPage === false ? undefined : section('statusPage', opts.statusPage)
+
+  if (metricsOptions !== false) await fastify.register(metricsPlugin, metricsOptions)
 
   await fastify.register(probesPlugin, opts.probes === undefined ? {} : { probes: opts.probes })
   if (pressure !== undefined) await fastify.register(pressurePlugin, pressure)
@@ -46,6 +56,7 @@ const fastifyReadiness: FastifyPluginAsync<FastifyReadinessOptions> = async (fas
   if (websocket !== false) await fastify.register(websocketGate, websocket ?? {})
   if (health !== false) await fastify.register(healthPlugin, health)
   if (shutdown !== false) await fastify.register(shutdownPlugin, shutdown)
+  if (statusPage !== undefined) await fastify.register(statusPagePlugin, statusPage)
 }
 
 function section<T> (path: string, value: T | undefined): T | undefined {

@@ -14,11 +14,17 @@ const PAGE = readFileSync(new URL('./page.html', import.meta.url), 'utf8')
  * it listens at once, accepts every upgrade, and its handler closes with 1011
  * while its store is still warming up.
  */
+// Details (phases, probes, gate counters) for this machine only, as an operator on the box would see them.
+const localOnly = (request) => request.ip === '127.0.0.1' || request.ip === '::1' || request.ip === '::ffff:127.0.0.1'
+
 export async function buildChatServer ({ gated = true, warmupMs = 3000, mode = 'hold', logger = true, redisUrl, databaseUrl } = {}) {
+  const startedAt = Date.now()
   const store = new SimulatedStore(warmupMs)
   const rooms = new Map()
   const app = Fastify({ logger })
-  // The demo measures "before ready" against this instant, the store's own, not the timer's.
+  // The demo measures "before ready" against this instant, the store's own, not the timer's: logged at
+  // once, so it is known before the first client gets in.
+  app.log.info({ readyAt: store.readyAt, warmupMs }, 'store warming up')
   setTimeout(() => app.log.info({ readyAt: store.readyAt }, 'store ready'), warmupMs).unref()
   if (gated) {
     const probes = { store: { check: (signal) => store.ping(signal), timeout: 500 } }
@@ -31,13 +37,16 @@ export async function buildChatServer ({ gated = true, warmupMs = 3000, mode = '
         websocket: { after: ['dependencies'], run: async () => { rooms.clear() } }
       },
       websocket: { mode },
-      health: { details: (request) => request.ip === '127.0.0.1' }
+      health: { details: localOnly },
+      statusPage: { details: localOnly }
     })
   }
   // After the suite: on close, its drain (1012) runs before @fastify/websocket's own preClose.
   await app.register(websocket)
 
-  app.get('/chat/:room', { websocket: true }, (socket, request) => {
+  // The same handler twice when gated: /chat behind the gate, /naive without it (readiness: false), so the
+  // page can show both side by side on one cold start. Without the suite, /chat is the naive one.
+  const chat = (socket, request) => {
     const { room } = request.params
     if (!store.isUp()) {
       // What the incident saw: the handshake succeeded, the handler could not serve.
@@ -61,7 +70,22 @@ export async function buildChatServer ({ gated = true, warmupMs = 3000, mode = '
       const frame = JSON.stringify({ room, seq, text, pid: process.pid })
       for (const member of members) member.send(frame)
     })
-  })
+  }
+  app.get('/chat/:room', { websocket: true }, chat)
+  if (gated) app.get('/naive/:room', { websocket: true, readiness: false }, chat)
+
+  // What the page needs to explain itself: the variant, and the store's warm-up on the server's clock.
+  app.get('/demo/info', { readiness: false }, async () => ({
+    gated,
+    mode: gated ? mode : null,
+    warmupMs,
+    startedAt,
+    readyAt: store.readyAt,
+    now: Date.now(),
+    // Separate rooms: each column sees only its own messages.
+    routes: gated ? { gated: '/chat/lobby', naive: '/naive/naive-lobby' } : { naive: '/chat/lobby' },
+    links: gated ? { statusPage: '/readiness/status', health: ['/health/live', '/health/startup', '/health/ready', '/health/websocket'] } : { statusPage: null, health: [] }
+  }))
 
   app.get('/', async (_request, reply) => reply.type('text/html').send(PAGE))
   app.get('/client.js', async (_request, reply) => reply.type('text/javascript').send(CLIENT_JS))
