@@ -9,6 +9,11 @@ export interface ProbeObjectDefinition {
   check: ProbeCheck
   timeout?: number
   interval?: number
+  /**
+   * First delay between runs until the first pass (ms, default 50). It backs
+   * off with jitter up to `interval` while the dependency stays down, so a
+   * dependency that comes up is seen within `interval + timeout` ms.
+   */
   startInterval?: number
   critical?: boolean
   failureThreshold?: number
@@ -23,6 +28,8 @@ export const PROBE_DEFAULTS = {
   failureThreshold: 1,
   successThreshold: 1
 } as const
+
+export const MAX_THRESHOLD = 1000
 
 const PROBE_KEYS = ['check', 'timeout', 'interval', 'startInterval', 'critical', 'failureThreshold', 'successThreshold'] as const
 
@@ -39,7 +46,8 @@ export function parseProbe (path: string, definition: unknown): ProbeConfig {
     interval: durationOption(`${path}.interval`, definition.interval, PROBE_DEFAULTS.interval),
     startInterval: durationOption(`${path}.startInterval`, definition.startInterval, PROBE_DEFAULTS.startInterval),
     critical: booleanOption(`${path}.critical`, definition.critical, PROBE_DEFAULTS.critical),
-    failureThreshold: integerOption(`${path}.failureThreshold`, definition.failureThreshold, PROBE_DEFAULTS.failureThreshold, 1),
-    successThreshold: integerOption(`${path}.successThreshold`, definition.successThreshold, PROBE_DEFAULTS.successThreshold, 1)
+    // A threshold of 1e300 never trips: past a few hundred runs it means "never", which is a bug, not a setting.
+    failureThreshold: integerOption(`${path}.failureThreshold`, definition.failureThreshold, PROBE_DEFAULTS.failureThreshold, 1, MAX_THRESHOLD),
+    successThreshold: integerOption(`${path}.successThreshold`, definition.successThreshold, PROBE_DEFAULTS.successThreshold, 1, MAX_THRESHOLD)
   }
 }
