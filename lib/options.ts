@@ -42,6 +42,8 @@ export function durationOption (path: string, value: unknown, fallback: number, 
   if (!ok) {
     throw new ReadinessOptionError(path, `must be a ${allowZero ? 'non-negative' : 'positive'} number of milliseconds, got ${describe(value)}`)
   }
+  // Timers cannot wait less than 1 ms, and a 0.001 ms probe timeout fails every run.
+  if (value > 0 && value < 1) throw new ReadinessOptionError(path, `must be ${allowZero ? '0 or ' : ''}at least 1 ms (timers cannot wait less), got ${value}`)
   // setTimeout clamps anything above 2^31-1 to 1 ms, which would turn a huge
   // timeout into an instant one.
   if (value > MAX_TIMER_MS) throw new ReadinessOptionError(path, `must be at most ${MAX_TIMER_MS} ms (the longest a Node timer can wait), got ${value}`)
