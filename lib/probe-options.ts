@@ -10,9 +10,10 @@ export interface ProbeObjectDefinition {
   timeout?: number
   interval?: number
   /**
-   * First delay between runs until the first pass (ms, default 50). It backs
-   * off with jitter up to `interval` while the dependency stays down, so a
-   * dependency that comes up is seen within `interval + timeout` ms.
+   * First delay between runs until the first pass (ms, default 50). While the
+   * dependency stays down it backs off with jitter (each delay between the
+   * previous one and 3x it, then 0.8-1x `interval`), so a dependency that comes
+   * up is seen within `interval + timeout` ms (default 3000 ms).
    */
   startInterval?: number
   critical?: boolean

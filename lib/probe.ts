@@ -20,11 +20,11 @@ export interface ProbeConfig {
   interval: number
   /**
    * First delay between runs until the probe first passes, in ms (default 50).
-   * While the dependency stays down the delay backs off with decorrelated
-   * jitter (each delay random between `startInterval` and 3x the previous one)
-   * up to `interval`, so a fleet restarting during an outage does not hammer
-   * it, and a dependency that comes up is still seen within `interval +
-   * timeout` ms (default 3 s; within tens of ms during the first ~100 ms).
+   * While the dependency stays down the delay backs off with jitter (each
+   * delay random between the previous one and 3x it, then random in [0.8, 1] x
+   * `interval` once it gets there), so a fleet restarting during an outage
+   * does not hammer it, and a dependency that comes up is still seen within
+   * `interval + timeout` ms (default 3 s; within tens of ms in the first ~100 ms).
    */
   startInterval: number
   /** A failing critical probe makes the app not ready; a non-critical one only degrades it (`warn`). */
@@ -107,9 +107,11 @@ export class Probe {
 
   /**
    * Delay until the next background run: the configured interval once the
-   * probe has passed; before that, decorrelated jitter from `startInterval`
-   * towards `interval` (each delay random in [startInterval, 3 x previous],
-   * capped at `interval`).
+   * probe has passed; before that, a jittered backoff from `startInterval`
+   * towards `interval`: each delay random between the previous one and 3x it
+   * (decorrelated jitter with a rising floor, so the ramp never falls back to
+   * fast polling), and once at `interval`, random in [0.8, 1] x interval so a
+   * fleet that started together does not retry in lockstep.
    */
   nextDelay (random: () => number = Math.random): number {
     const { interval, startInterval } = this.config
@@ -119,10 +121,10 @@ export class Probe {
     }
     if (this.#backoff === null) {
       this.#backoff = startInterval
-    } else {
-      const high = Math.min(interval, this.#backoff * 3)
-      this.#backoff = Math.min(interval, startInterval + random() * (high - startInterval))
+      return startInterval
     }
+    if (this.#backoff >= interval) return Math.round(interval * (0.8 + 0.2 * random()))
+    this.#backoff = Math.min(interval, this.#backoff * (1 + 2 * random()))
     return Math.round(this.#backoff)
   }
 

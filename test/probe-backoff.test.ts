@@ -34,10 +34,17 @@ t.test('the delays grow from startInterval, never exceed interval, and are jitte
   for (const delays of runs) {
     t.equal(delays[0], 50, 'the first retry comes after startInterval')
     t.ok(delays.every((d) => d >= 50 && d <= 2000))
-    for (let i = 1; i < delays.length; i++) t.ok((delays[i] ?? 0) <= Math.max(50, (delays[i - 1] ?? 0) * 3) + 1, 'each delay at most 3x the previous')
+    for (let i = 1; i < delays.length; i++) {
+      const previous = delays[i - 1] ?? 0
+      const delay = delays[i] ?? 0
+      t.ok(delay <= previous * 3 + 1, 'each delay at most 3x the previous')
+      t.ok(delay >= Math.min(previous, 1600) - 1, 'the ramp never falls back to fast polling')
+    }
   }
   t.ok(new Set(runs.map((d) => d.join(','))).size > 40, 'instances do not retry in lockstep')
   t.equal(probe.nextDelay(() => 1), 50)
+  // With the largest jitter every time, the cap comes after 50, 150, 450, 1350, 2000.
+  t.same(Array.from({ length: 6 }, () => probe.nextDelay(() => 1)), [150, 450, 1350, 2000, 2000, 2000])
 })
 
 t.test('a dependency that comes up late is seen within interval + timeout', async (t) => {
