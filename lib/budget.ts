@@ -75,7 +75,7 @@ function parseEnvBudget (raw: string | undefined): number | undefined {
   if (raw === undefined || raw === '') return undefined
   const value = Number(raw)
   if (!Number.isFinite(value) || value <= 0 || value > MAX_TIMER_MS) {
-    throw new ReadinessOptionError(BUDGET_ENV, `must be a positive number of milliseconds up to ${MAX_TIMER_MS}, got ${JSON.stringify(raw.slice(0, 40))}`)
+    throw new ReadinessOptionError(BUDGET_ENV, `must be a positive number of milliseconds, got ${JSON.stringify(raw.slice(0, 40))} (at most ${MAX_TIMER_MS})`)
   }
   return value
 }
