@@ -1,5 +1,5 @@
 import { raceAbort } from './abort.js'
-import { ProbeTimeoutError, toError } from './errors.js'
+import { ProbeTimeoutError, safeRead, toError } from './errors.js'
 import { parseResult, type ParsedResult } from './probe-result.js'
 import { redactError, type RedactedError } from './redact.js'
 
@@ -155,7 +155,9 @@ export class Probe {
     if (this.#timer !== null) clearTimeout(this.#timer)
     this.#timer = null
     this.#inFlightAbort?.abort(new Error(`probe "${this.name}" stopped`))
-    await (this.config.check as { close?: () => Promise<void> }).close?.()
+    // What the check owns is closed best-effort: a close that throws must not fail app.close().
+    const close = safeRead(this.config.check, 'close')
+    if (typeof close === 'function') await Promise.resolve().then(() => close.call(this.config.check)).catch(() => {})
   }
 
   snapshot (): ProbeSnapshot {

@@ -74,3 +74,32 @@ t.test('a polling probe whose listener throws keeps polling and raises no unhand
   t.same(unhandled, [], 'no unhandled rejection')
   t.ok(runs >= 5, 'polling went on after the listener threw')
 })
+
+t.test('a startup phase that throws a hostile value fails the phase, never the process', async (t) => {
+  const { default: Fastify } = await import('fastify')
+  const { default: readiness } = await import('../../index.js')
+  for (const [label, make] of throwing()) {
+    const app = Fastify()
+    t.teardown(() => app.close())
+    await app.register(readiness, { phases: { a: { run: () => { throw make() }, timeout: 2000 } }, health: false })
+    await app.ready()
+    await new Promise<void>((resolve) => {
+      if (app.readiness.startupState === 'failed') resolve()
+      else app.readiness.once('phaseFailed', () => resolve())
+    })
+    const startup = app.readiness.status().startup
+    t.equal(startup.state, 'failed', label)
+    t.type(startup.error?.message, 'string')
+    t.doesNotThrow(() => JSON.stringify(app.readiness.status()))
+  }
+})
+
+t.test('a check whose close() throws does not fail app.close()', async (t) => {
+  const { default: Fastify } = await import('fastify')
+  const { default: readiness } = await import('../../index.js')
+  const check = Object.assign(async () => {}, { close: async () => { throw Object.create(null) } })
+  const app = Fastify()
+  await app.register(readiness, { probes: { db: check }, health: false })
+  await app.ready()
+  await t.resolves(app.close())
+})
