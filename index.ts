@@ -24,3 +24,4 @@ export { default as readinessMetrics, METER_NAME, type MetricsPluginOptions } fr
 export { default as readinessStatusPage, type StatusPageOptions, type StatusPageData } from './plugins/status-page.js'
 export { bindReadinessMetrics, METRIC_PREFIX } from './lib/metrics.js'
 export { bearerToken } from './plugins/details-policy.js'
+export type { ProbeResult } from './lib/probe.js'

@@ -1,4 +1,5 @@
 import { ReadinessOptionError } from './errors.js'
+import { MAX_TIMER_MS } from './options.js'
 import type { Platform, PlatformName } from './platform.js'
 
 /** The operator's override of the startup budget, in ms. */
@@ -40,7 +41,11 @@ export function computeBudget (input: BudgetInput): Budget {
   const { platform } = input
   const margin = input.margin ?? DEFAULT_MARGINS[platform.name] + (platform.environment === 'production' ? PRODUCTION_EXTRA_MARGIN : 0)
   // toFixed: 14300 * 1.1 is 15730.000000000002 in floating point, not 15731 ms.
-  const computed = Math.ceil(Number((input.criticalPathMs * (1 + margin)).toFixed(3)))
+  const raw = Math.ceil(Number((input.criticalPathMs * (1 + margin)).toFixed(3)))
+  // Each phase timeout fits a timer, but their sum plus a margin may not: a
+  // budget above 2^31-1 ms would make setTimeout fire after 1 ms and fail
+  // startup at once. Nobody waits 24.8 days for a start, so clamp and say so.
+  const computed = Math.min(raw, MAX_TIMER_MS)
   const fromEnv = parseEnvBudget(input.env[BUDGET_ENV])
   let budgetMs = computed
   let source: Budget['source'] = 'computed'
@@ -52,6 +57,7 @@ export function computeBudget (input: BudgetInput): Budget {
     source = 'env'
   }
   const warnings: string[] = []
+  if (raw > MAX_TIMER_MS && source === 'computed') warnings.push(`startup budget ${raw} ms (critical path ${input.criticalPathMs} ms + margin) is above what a Node timer can wait; clamped to ${MAX_TIMER_MS} ms`)
   const limit = input.probe !== undefined ? input.probe.periodSeconds * input.probe.failureThreshold * 1000 : platform.startupProbeLimitMs
   if (limit !== undefined && budgetMs > limit) {
     const what = input.probe !== undefined
@@ -68,8 +74,8 @@ export function computeBudget (input: BudgetInput): Budget {
 function parseEnvBudget (raw: string | undefined): number | undefined {
   if (raw === undefined || raw === '') return undefined
   const value = Number(raw)
-  if (!Number.isFinite(value) || value <= 0 || value > 2_147_483_647) {
-    throw new ReadinessOptionError(BUDGET_ENV, `must be a positive number of milliseconds, got ${JSON.stringify(raw)}`)
+  if (!Number.isFinite(value) || value <= 0 || value > MAX_TIMER_MS) {
+    throw new ReadinessOptionError(BUDGET_ENV, `must be a positive number of milliseconds, got ${JSON.stringify(raw.slice(0, 40))} (at most ${MAX_TIMER_MS})`)
   }
   return value
 }

@@ -1,3 +1,5 @@
+import { types } from 'node:util'
+
 /**
  * Thrown at registration (or from `ready()` for checks that need the whole app)
  * when an option is wrong. The message always names the option path, so a user
@@ -18,8 +20,8 @@ export class ReadinessOptionError extends Error {
 export class ProbeTimeoutError extends Error {
   readonly code = 'FST_READINESS_PROBE_TIMEOUT'
 
-  constructor (probe: string, timeout: number) {
-    super(`probe "${probe}" timed out after ${timeout} ms`)
+  constructor (probe: string, timeout: number, detail = '') {
+    super(`probe "${probe}" timed out after ${timeout} ms${detail}`)
     this.name = 'ProbeTimeoutError'
   }
 }
@@ -46,7 +48,106 @@ export class WaitTimeoutError extends Error {
   }
 }
 
+/** Longest message an error keeps after `toError` (redaction keeps far less: see redact.ts). */
+export const MAX_ERROR_MESSAGE = 16 * 1024
+
+/**
+ * Turns anything a check or phase can throw into an Error whose `name`,
+ * `message` and `code` can be read without running user code. A check may
+ * throw `Object.create(null)`, a Proxy, an object whose `toString` throws or an
+ * Error whose getters throw: reading those unguarded crashed the process (issue 16).
+ * A well-behaved Error (plain data properties, no Proxy) is returned as is, so
+ * callers keep its class, stack and cause.
+ */
 export function toError (value: unknown): Error {
-  if (value instanceof Error) return value
-  return new Error(typeof value === 'string' ? value : `non-error value thrown: ${String(value)}`)
+  if (isWellBehavedError(value)) return value
+  const message = bound(safeString(value, 'non-error value thrown: '))
+  const error = new Error(message)
+  if (isError(value)) {
+    const name = safeRead(value, 'name')
+    if (typeof name === 'string' && name !== '') error.name = name.slice(0, 100)
+    const code = safeRead(value, 'code')
+    if (typeof code === 'string' || typeof code === 'number') (error as Error & { code?: string }).code = String(code).slice(0, 100)
+  }
+  return error
+}
+
+/** Reads a property, turning a throwing getter or Proxy trap into `undefined`. */
+export function safeRead (value: unknown, key: string): unknown {
+  if ((typeof value !== 'object' && typeof value !== 'function') || value === null) return undefined
+  try {
+    return (value as Record<string, unknown>)[key]
+  } catch {
+    return undefined
+  }
+}
+
+const isProxy = (value: unknown): boolean => types.isProxy(value)
+
+function isError (value: unknown): boolean {
+  try {
+    return value instanceof Error
+  } catch {
+    return false
+  }
+}
+
+const ERROR_KEYS = ['name', 'message', 'code', 'stack', 'cause'] as const
+
+function isWellBehavedError (value: unknown): value is Error {
+  if (!isError(value) || isProxy(value)) return false
+  const target = value as object
+  for (const key of ERROR_KEYS) {
+    const descriptor = findDescriptor(target, key)
+    if (descriptor === null) return false
+    if (descriptor === undefined) {
+      if (key === 'name' || key === 'message') return false
+      continue
+    }
+    if ('get' in descriptor || 'set' in descriptor) return false
+    const v: unknown = descriptor.value
+    if ((key === 'name' || key === 'message') && typeof v !== 'string') return false
+    if (key === 'code' && v !== undefined && typeof v !== 'string' && typeof v !== 'number') return false
+  }
+  return true
+}
+
+/** The property's descriptor along the prototype chain; `null` when a Proxy sits in the chain. */
+function findDescriptor (target: object, key: string): PropertyDescriptor | undefined | null {
+  let current: object | null = target
+  for (let depth = 0; current !== null && depth < 32; depth++) {
+    if (isProxy(current)) return null
+    const descriptor = Object.getOwnPropertyDescriptor(current, key)
+    if (descriptor !== undefined) return descriptor
+    current = Object.getPrototypeOf(current) as object | null
+  }
+  return current === null ? undefined : null
+}
+
+/** Describes any value as a string without letting it throw. */
+export function safeString (value: unknown, prefix = ''): string {
+  switch (typeof value) {
+    case 'string': return value
+    case 'number': case 'boolean': case 'bigint': case 'undefined': return `${prefix}${String(value)}`
+    case 'symbol': return `${prefix}${safe(() => value.toString(), 'a symbol')}`
+    case 'function': return `${prefix}a function`
+  }
+  if (value === null) return `${prefix}null`
+  const message = safeRead(value, 'message')
+  if (typeof message === 'string') return message
+  const text = safe(() => String(value), '')
+  if (typeof text === 'string' && text !== '' && !text.startsWith('[object ')) return `${prefix}${text}`
+  return `${prefix}${isProxy(value) ? 'a proxy' : Array.isArray(value) ? 'an array' : 'an object'}`
+}
+
+function safe<T> (fn: () => T, fallback: T): T {
+  try {
+    return fn()
+  } catch {
+    return fallback
+  }
+}
+
+function bound (message: string): string {
+  return message.length > MAX_ERROR_MESSAGE ? `${message.slice(0, MAX_ERROR_MESSAGE)}…` : message
 }

@@ -1,3 +1,4 @@
+import { types } from 'node:util'
 import { ReadinessOptionError } from './errors.js'
 
 /**
@@ -6,13 +7,23 @@ import { ReadinessOptionError } from './errors.js'
  * precisely, never later as a crash inside a timer.
  */
 
+/** Longest duration Node's timers can represent; setTimeout turns anything above into 1 ms. */
+export const MAX_TIMER_MS = 2_147_483_647
+
+/**
+ * An object literal or `Object.create(null)`. Anything else is refused, in
+ * particular `{ __proto__: check }`, which sets the prototype instead of naming
+ * an entry: the entry would silently vanish.
+ */
 export function isPlainObject (value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
+  if (typeof value !== 'object' || value === null || Array.isArray(value) || types.isProxy(value)) return false
+  const proto = Object.getPrototypeOf(value) as unknown
+  return proto === Object.prototype || proto === null
 }
 
 export function objectOption (path: string, value: unknown): Record<string, unknown> {
   if (value === undefined) return {}
-  if (!isPlainObject(value)) throw new ReadinessOptionError(path, `must be an object, got ${describe(value)}`)
+  if (!isPlainObject(value)) throw new ReadinessOptionError(path, `must be a plain object, got ${describe(value)}`)
   return value
 }
 
@@ -31,16 +42,19 @@ export function durationOption (path: string, value: unknown, fallback: number, 
   if (!ok) {
     throw new ReadinessOptionError(path, `must be a ${allowZero ? 'non-negative' : 'positive'} number of milliseconds, got ${describe(value)}`)
   }
+  // Timers cannot wait less than 1 ms, and a 0.001 ms probe timeout fails every run.
+  if (value > 0 && value < 1) throw new ReadinessOptionError(path, `must be ${allowZero ? '0 or ' : ''}at least 1 ms (timers cannot wait less), got ${value}`)
   // setTimeout clamps anything above 2^31-1 to 1 ms, which would turn a huge
   // timeout into an instant one.
-  if (value > 2_147_483_647) throw new ReadinessOptionError(path, `must be at most 2147483647 ms, got ${value}`)
+  if (value > MAX_TIMER_MS) throw new ReadinessOptionError(path, `must be at most ${MAX_TIMER_MS} ms (the longest a Node timer can wait), got ${value}`)
   return value
 }
 
-export function integerOption (path: string, value: unknown, fallback: number, min: number): number {
+export function integerOption (path: string, value: unknown, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
   if (value === undefined) return fallback
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
-    throw new ReadinessOptionError(path, `must be an integer >= ${min}, got ${describe(value)}`)
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `from ${min} to ${max}`
+    throw new ReadinessOptionError(path, `must be an integer ${range}, got ${describe(value)}`)
   }
   return value
 }
@@ -80,9 +94,16 @@ export function functionOption<T extends (...args: never[]) => unknown> (path: s
   return value as T
 }
 
+/**
+ * Names end up in health JSON keys, log lines, metric labels and group paths:
+ * letters, digits and `_ . : -`, starting with a letter, digit or `_`, at most
+ * 100 characters. No spaces, `/`, NUL, newlines or other control characters.
+ */
+const NAME = /^[\p{L}\p{N}_][\p{L}\p{N}_.:-]{0,99}$/u
+
 export function nameOption (path: string, value: unknown): string {
-  if (typeof value !== 'string' || value.trim() === '' || value !== value.trim()) {
-    throw new ReadinessOptionError(path, `must be a non-empty name without surrounding spaces, got ${describe(value)}`)
+  if (typeof value !== 'string' || !NAME.test(value) || value === '__proto__') {
+    throw new ReadinessOptionError(path, `must be a name of letters, digits, "_", ".", ":" and "-" (at most 100, no spaces, "/" or control characters), got ${describe(value)}`)
   }
   return value
 }
@@ -92,9 +113,10 @@ export function describe (value: unknown): string {
   if (Array.isArray(value)) return 'an array'
   switch (typeof value) {
     case 'string': return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)
+    case 'symbol': return 'a symbol'
     case 'number': case 'boolean': case 'bigint': return String(value)
     case 'undefined': return 'undefined'
     case 'function': return 'a function'
-    default: return `a ${typeof value}`
+    default: return types.isProxy(value) ? 'a proxy' : Object.getPrototypeOf(value) === null || Object.getPrototypeOf(value) === Object.prototype ? 'an object' : 'an object with a prototype (e.g. { __proto__: ... }) or a class instance'
   }
 }

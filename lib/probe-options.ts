@@ -9,6 +9,12 @@ export interface ProbeObjectDefinition {
   check: ProbeCheck
   timeout?: number
   interval?: number
+  /**
+   * First delay between runs until the first pass (ms, default 50). While the
+   * dependency stays down it backs off with jitter (each delay between the
+   * previous one and 3x it, then 0.8-1x `interval`), so a dependency that comes
+   * up is seen within `interval + timeout` ms (default 3000 ms).
+   */
   startInterval?: number
   critical?: boolean
   failureThreshold?: number
@@ -23,6 +29,8 @@ export const PROBE_DEFAULTS = {
   failureThreshold: 1,
   successThreshold: 1
 } as const
+
+export const MAX_THRESHOLD = 1000
 
 const PROBE_KEYS = ['check', 'timeout', 'interval', 'startInterval', 'critical', 'failureThreshold', 'successThreshold'] as const
 
@@ -39,7 +47,8 @@ export function parseProbe (path: string, definition: unknown): ProbeConfig {
     interval: durationOption(`${path}.interval`, definition.interval, PROBE_DEFAULTS.interval),
     startInterval: durationOption(`${path}.startInterval`, definition.startInterval, PROBE_DEFAULTS.startInterval),
     critical: booleanOption(`${path}.critical`, definition.critical, PROBE_DEFAULTS.critical),
-    failureThreshold: integerOption(`${path}.failureThreshold`, definition.failureThreshold, PROBE_DEFAULTS.failureThreshold, 1),
-    successThreshold: integerOption(`${path}.successThreshold`, definition.successThreshold, PROBE_DEFAULTS.successThreshold, 1)
+    // A threshold of 1e300 never trips: past a few hundred runs it means "never", which is a bug, not a setting.
+    failureThreshold: integerOption(`${path}.failureThreshold`, definition.failureThreshold, PROBE_DEFAULTS.failureThreshold, 1, MAX_THRESHOLD),
+    successThreshold: integerOption(`${path}.successThreshold`, definition.successThreshold, PROBE_DEFAULTS.successThreshold, 1, MAX_THRESHOLD)
   }
 }

@@ -1,8 +1,15 @@
 import { raceAbort } from './abort.js'
-import { ProbeTimeoutError, toError } from './errors.js'
+import { ProbeTimeoutError, safeRead, toError } from './errors.js'
+import { parseResult, type ParsedResult } from './probe-result.js'
 import { redactError, type RedactedError } from './redact.js'
 
-/** A probe's check. It gets a signal that aborts when the run times out or the app closes. */
+export type { ProbeResult } from './probe-result.js'
+
+/**
+ * A probe's check. It gets a signal that aborts when the run times out or the
+ * app closes. It passes by resolving (with nothing, or with a `ProbeResult`
+ * that may say `warn` and carry what it measured) and fails by throwing.
+ */
 export type ProbeCheck = (signal: AbortSignal) => unknown
 
 export interface ProbeConfig {
@@ -11,7 +18,14 @@ export interface ProbeConfig {
   timeout: number
   /** Delay between runs once the probe has passed, in ms (default 2000). */
   interval: number
-  /** Delay between runs until the probe first passes, in ms (default 50): a dependency that comes up is seen at once. */
+  /**
+   * First delay between runs until the probe first passes, in ms (default 50).
+   * While the dependency stays down the delay backs off with jitter (each
+   * delay random between the previous one and 3x it, then random in [0.8, 1] x
+   * `interval` once it gets there), so a fleet restarting during an outage
+   * does not hammer it, and a dependency that comes up is still seen within
+   * `interval + timeout` ms (default 3 s; within tens of ms in the first ~100 ms).
+   */
   startInterval: number
   /** A failing critical probe makes the app not ready; a non-critical one only degrades it (`warn`). */
   critical: boolean
@@ -21,7 +35,8 @@ export interface ProbeConfig {
   successThreshold: number
 }
 
-export type ProbeStatus = 'unknown' | 'pass' | 'fail'
+/** `warn`: the check passed but said it is degraded (it still counts as passing). */
+export type ProbeStatus = 'unknown' | 'pass' | 'warn' | 'fail'
 
 export interface ProbeSnapshot {
   status: ProbeStatus
@@ -36,6 +51,11 @@ export interface ProbeSnapshot {
   runs: number
   /** Already redacted; never contains a stack trace or credentials. */
   lastError: RedactedError | null
+  /** What the last run measured, when its check resolved with a result (JSON-safe, bounded). */
+  observedValue?: unknown
+  observedUnit?: string
+  /** Extra data from the last run's result (JSON-safe, bounded, secret-looking keys masked). */
+  details?: Record<string, unknown>
 }
 
 type ChangeListener = (probe: Probe, previous: ProbeStatus) => void
@@ -60,6 +80,11 @@ export class Probe {
   #lastError: RedactedError | null = null
   #inFlight: Promise<ProbeStatus> | null = null
   #inFlightAbort: AbortController | null = null
+  /** The last check's own promise until it settles: a check that ignores its signal must not run twice at once. */
+  #unsettled: Promise<void> | null = null
+  #observed: ParsedResult | null = null
+  /** Current backoff delay before the first pass (decorrelated jitter). */
+  #backoff: number | null = null
   #timer: NodeJS.Timeout | null = null
   #polling = false
   #stopped = false
@@ -74,14 +99,33 @@ export class Probe {
   }
 
   get status (): ProbeStatus { return this.#status }
-  get passing (): boolean { return this.#status === 'pass' }
+  /** `pass` or `warn`. */
+  get passing (): boolean { return this.#status === 'pass' || this.#status === 'warn' }
   get critical (): boolean { return this.config.critical }
   /** The last failure, already redacted. */
   get lastError (): RedactedError | null { return this.#lastError }
 
-  /** Delay until the next background run: fast until the first success, then the configured interval. */
-  get nextDelay (): number {
-    return this.#hasPassed ? this.config.interval : this.config.startInterval
+  /**
+   * Delay until the next background run: the configured interval once the
+   * probe has passed; before that, a jittered backoff from `startInterval`
+   * towards `interval`: each delay random between the previous one and 3x it
+   * (decorrelated jitter with a rising floor, so the ramp never falls back to
+   * fast polling), and once at `interval`, random in [0.8, 1] x interval so a
+   * fleet that started together does not retry in lockstep.
+   */
+  nextDelay (random: () => number = Math.random): number {
+    const { interval, startInterval } = this.config
+    if (this.#hasPassed || startInterval >= interval) {
+      this.#backoff = null
+      return interval
+    }
+    if (this.#backoff === null) {
+      this.#backoff = startInterval
+      return startInterval
+    }
+    if (this.#backoff >= interval) return Math.round(interval * (0.8 + 0.2 * random()))
+    this.#backoff = Math.min(interval, this.#backoff * (1 + 2 * random()))
+    return Math.round(this.#backoff)
   }
 
   /**
@@ -111,7 +155,9 @@ export class Probe {
     if (this.#timer !== null) clearTimeout(this.#timer)
     this.#timer = null
     this.#inFlightAbort?.abort(new Error(`probe "${this.name}" stopped`))
-    await (this.config.check as { close?: () => Promise<void> }).close?.()
+    // What the check owns is closed best-effort: a close that throws must not fail app.close().
+    const close = safeRead(this.config.check, 'close')
+    if (typeof close === 'function') await Promise.resolve().then(() => close.call(this.config.check)).catch(() => {})
   }
 
   snapshot (): ProbeSnapshot {
@@ -125,16 +171,19 @@ export class Probe {
       consecutiveSuccesses: this.#consecutiveSuccesses,
       consecutiveFailures: this.#consecutiveFailures,
       runs: this.#runs,
-      lastError: this.#lastError
+      lastError: this.#lastError,
+      ...observed(this.#observed)
     }
   }
 
   #tick (): void {
     this.#timer = null
     if (!this.#polling) return
-    void this.run().then(() => {
+    // run() never rejects, but a listener that throws must not become an
+    // unhandled rejection (a crash) nor stop the polling.
+    void this.run().catch(() => {}).then(() => {
       if (!this.#polling || this.#timer !== null) return
-      this.#timer = setTimeout(() => this.#tick(), this.nextDelay)
+      this.#timer = setTimeout(() => this.#tick(), this.nextDelay())
       // Polling alone must never keep a process alive; a run in progress is
       // bounded by its (ref'd) timeout and aborted by stop().
       this.#timer.unref()
@@ -148,20 +197,40 @@ export class Probe {
     const timer = setTimeout(() => controller.abort(new ProbeTimeoutError(this.name, timeout)), timeout)
     const started = performance.now()
     let failure: Error | null = null
+    let result: ParsedResult | null = null
     try {
+      if (this.#unsettled !== null) {
+        // The previous check ignored its signal and is still running: wait for
+        // it (within this run's timeout) instead of starting a second one.
+        const previous = this.#unsettled
+        await raceAbort(() => previous, controller.signal).catch(() => {
+          throw new ProbeTimeoutError(this.name, timeout, ' (its previous check, which ignored the abort signal, has not finished)')
+        })
+      }
+      // `new Promise` turns a synchronous throw into a rejection.
+      const pending = new Promise<unknown>((resolve) => { resolve(check(controller.signal)) })
+      const settled: Promise<void> = pending.then(noop, noop).finally(() => {
+        if (this.#unsettled === settled) this.#unsettled = null
+      })
+      this.#unsettled = settled
       // A check that ignores its signal must still not hold the probe past its timeout.
-      await raceAbort(() => check(controller.signal), controller.signal)
+      const value = await raceAbort(() => pending, controller.signal)
+      // A check that blocked the event loop never let the timer fire: it still ran too long.
+      const took = performance.now() - started
+      if (took > timeout) throw new ProbeTimeoutError(this.name, timeout, ` (the check blocked for ${Math.round(took)} ms)`)
+      result = parseResult(value)
+      if (result.status === 'fail') failure = new Error(result.message)
     } catch (err) {
       failure = toError(err)
     } finally {
       clearTimeout(timer)
       this.#inFlightAbort = null
     }
-    this.#record(failure, performance.now() - started)
+    this.#record(failure, result, performance.now() - started)
     return this.#status
   }
 
-  #record (failure: Error | null, latency: number): void {
+  #record (failure: Error | null, result: ParsedResult | null, latency: number): void {
     // A run cut short by stop() says nothing about the dependency.
     if (this.#stopped) return
     const now = Date.now()
@@ -169,12 +238,16 @@ export class Probe {
     this.#latencyMs = Math.round(latency * 100) / 100
     this.#lastCheckAt = now
     const previous = this.#status
+    this.#observed = result
     if (failure === null) {
       this.#consecutiveSuccesses++
       this.#consecutiveFailures = 0
       this.#lastSuccessAt = now
-      if (previous !== 'pass' && this.#consecutiveSuccesses >= this.config.successThreshold) {
-        this.#status = 'pass'
+      const level = result?.status === 'warn' ? 'warn' : 'pass'
+      // Between pass and warn there is no flapping to guard against; from
+      // fail/unknown the success threshold applies.
+      if (this.passing || this.#consecutiveSuccesses >= this.config.successThreshold) {
+        this.#status = level
         this.#hasPassed = true
       }
     } else {
@@ -185,10 +258,25 @@ export class Probe {
       // Until the first verdict there is nothing to flap from: one failure is enough to say `fail`.
       const threshold = previous === 'unknown' ? 1 : this.config.failureThreshold
       if (previous !== 'fail' && this.#consecutiveFailures >= threshold) this.#status = 'fail'
-      this.#onError(this, failure)
+      try {
+        this.#onError(this, failure)
+      } catch {
+        // A logging listener that throws must not turn a failed check into a crash.
+      }
     }
     if (this.#status !== previous) this.#onChange(this, previous)
   }
+}
+
+function noop (): void {}
+
+function observed (result: ParsedResult | null): Pick<ProbeSnapshot, 'observedValue' | 'observedUnit' | 'details'> {
+  if (result === null) return {}
+  const out: Pick<ProbeSnapshot, 'observedValue' | 'observedUnit' | 'details'> = {}
+  if (result.observedValue !== undefined) out.observedValue = result.observedValue
+  if (result.observedUnit !== undefined) out.observedUnit = result.observedUnit
+  if (result.details !== undefined) out.details = result.details
+  return out
 }
 
 function iso (ms: number | null): string | null {

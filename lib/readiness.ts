@@ -468,7 +468,8 @@ export class Readiness<App = unknown> extends EventEmitter<ReadinessEvents> {
     let nonCriticalFailing = 0
     for (const probe of this.#probes.values()) {
       if (probe.critical && !probe.passing) criticalNotPassing++
-      if (!probe.critical && probe.status === 'fail') nonCriticalFailing++
+      // A probe that says `warn` passes but degrades the app, critical or not.
+      if ((!probe.critical && probe.status === 'fail') || probe.status === 'warn') nonCriticalFailing++
     }
     this.#criticalNotPassing = criticalNotPassing
     this.#nonCriticalFailing = nonCriticalFailing

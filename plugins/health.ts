@@ -121,12 +121,18 @@ const healthPlugin: FastifyPluginAsync<HealthPluginOptions> = async (fastify, op
   }
 }
 
+// Plain path segments only: `?` and `#` end the path (every route 404s), `:`
+// and `*` are Fastify route parameters, `%` and spaces need encoding, and `.`
+// or `..` segments are normalised away by clients and proxies.
+const PREFIX = /^(?:\/(?!\.{1,2}(?:\/|$))[A-Za-z0-9._~-]+)+$/
+
 function parsePrefix (value: unknown): string {
   if (value === undefined) return '/health'
-  if (typeof value !== 'string' || !value.startsWith('/') || (value.length > 1 && value.endsWith('/'))) {
-    throw new ReadinessOptionError('health.prefix', `must be a path starting with "/" and not ending with one, got ${describe(value)}`)
+  if (value === '/') return ''
+  if (typeof value !== 'string' || value.length > 200 || !PREFIX.test(value)) {
+    throw new ReadinessOptionError('health.prefix', `must be a path starting with "/" and not ending with one, of segments made of letters, digits and "._~-" (no "?", "#", ":", "*", "%", spaces, "//" or "." segments), got ${describe(value)}`)
   }
-  return value === '/' ? '' : value
+  return value
 }
 
 function parseDetails (value: unknown): DetailsPolicy {
@@ -139,10 +145,18 @@ function parseCors (value: unknown): ((origin: string | undefined) => string | n
   if (value === undefined || value === false) return null
   if (value === true) return () => '*'
   const list = typeof value === 'string' ? [value] : value
-  if (!Array.isArray(list) || list.some((o) => typeof o !== 'string' || !/^https?:\/\/[^/]+$/.test(o))) {
+  // An origin is scheme://host[:port], exactly as browsers send it: no path, query, fragment, credentials or spaces.
+  if (!Array.isArray(list) || list.length === 0 || list.some((o) => typeof o !== 'string' || !ORIGIN.test(o) || !validPort(o))) {
     throw new ReadinessOptionError('health.cors', `must be true or origins like "https://chat.example.com", got ${describe(value)}`)
   }
   return (origin) => origin !== undefined && list.includes(origin) ? origin : null
+}
+
+const ORIGIN = /^https?:\/\/(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/
+
+function validPort (origin: string): boolean {
+  const port = /:(\d{1,5})$/.exec(origin)?.[1]
+  return port === undefined || (Number(port) >= 1 && Number(port) <= 65535)
 }
 
 function parseGroups (value: unknown): Record<string, string[]> {
@@ -150,7 +164,7 @@ function parseGroups (value: unknown): Record<string, string[]> {
   if (!isPlainObject(value)) throw new ReadinessOptionError('health.groups', `must be an object of group name to phase and probe names, got ${describe(value)}`)
   const out: Record<string, string[]> = {}
   for (const [name, requires] of Object.entries(value)) {
-    if (!ROUTE_NAME.test(name)) throw new ReadinessOptionError(`health.groups.${name}`, 'must be a name of letters, digits, "-" and "_" (it becomes a path segment)')
+    if (!ROUTE_NAME.test(name) || name.length > 64) throw new ReadinessOptionError(`health.groups.${name}`, 'must be a name of letters, digits, "-" and "_" (it becomes a path segment)')
     const list = stringListOption(`health.groups.${name}`, requires)
     if (list.length === 0) throw new ReadinessOptionError(`health.groups.${name}`, 'must name at least one phase or probe')
     out[name] = list

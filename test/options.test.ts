@@ -29,7 +29,7 @@ const cases: Array<[string, unknown, RegExp]> = [
   ['NaN phase timeout', { phases: { db: { run: ok, timeout: Number.NaN } } }, /option "phases.db.timeout" must be a positive number of milliseconds, got NaN/],
   ['unknown probe option', { probes: { redis: { check: ok, retries: 3 } } }, /option "probes.redis.retries" is not a known option/],
   ['unknown phase option', { phases: { db: { run: ok, before: ['x'] } } }, /option "phases.db.before" is not a known option/],
-  ['threshold below one', { probes: { redis: { check: ok, failureThreshold: 0 } } }, /option "probes.redis.failureThreshold" must be an integer >= 1, got 0/],
+  ['threshold below one', { probes: { redis: { check: ok, failureThreshold: 0 } } }, /option "probes.redis.failureThreshold" must be an integer from 1 to 1000, got 0/],
   ['phase with nothing to do', { phases: { db: {} } }, /option "phases.db" has nothing to do/],
   ['phase after itself', { phases: { db: { run: ok, after: ['db'] } } }, /option "phases.db.after" names the phase itself/],
   ['duplicate names in after', { phases: { a: ok, b: { run: ok, after: ['a', 'a'] } } }, /option "phases.b.after" names "a" twice/],

@@ -1,0 +1,68 @@
+import t from 'tap'
+import Fastify from 'fastify'
+import websocket from '@fastify/websocket'
+import readiness, { ReadinessOptionError, type FastifyReadinessOptions } from '../../index.js'
+
+const ok = async (): Promise<void> => {}
+
+async function registrationError (options: unknown): Promise<unknown> {
+  const app = Fastify()
+  await app.register(websocket)
+  try {
+    await app.register(readiness, options as FastifyReadinessOptions)
+    await app.ready()
+    return null
+  } catch (err) {
+    return err
+  } finally {
+    await app.close().catch(() => {})
+  }
+}
+
+// Issue 16: 27 of 110 wrong option values were accepted silently.
+const cases: Array<[string, unknown, string]> = [
+  ['successThreshold: Number.MAX_VALUE (never ready)', { probes: { db: { check: ok, successThreshold: Number.MAX_VALUE } } }, 'probes.db.successThreshold'],
+  ['failureThreshold: 1e300 (never fails)', { probes: { db: { check: ok, failureThreshold: 1e300 } } }, 'probes.db.failureThreshold'],
+  ['successThreshold: 1001', { probes: { db: { check: ok, successThreshold: 1001 } } }, 'probes.db.successThreshold'],
+  ['{ __proto__: fn } as the probes (the probe vanished)', { probes: { __proto__: ok } }, 'probes'],
+  ['{ __proto__: fn } as a probe definition', { probes: { db: { __proto__: { check: ok } } } }, 'probes.db'],
+  ['a probe name with NUL', { probes: { 'db\u0000': ok } }, 'probes'],
+  ['a probe name with a newline', { probes: { 'db\nx': ok } }, 'probes'],
+  ['a probe name with /', { probes: { 'db/primary': ok } }, 'probes'],
+  ['a probe name with spaces', { probes: { 'my db': ok } }, 'probes'],
+  ['health prefix /a?b', { health: { prefix: '/a?b' } }, 'health.prefix'],
+  ['health prefix /health#x', { health: { prefix: '/health#x' } }, 'health.prefix'],
+  ['health prefix with a route parameter', { health: { prefix: '/:id' } }, 'health.prefix'],
+  ['health prefix with a wildcard', { health: { prefix: '/health/*' } }, 'health.prefix'],
+  ['health prefix with //', { health: { prefix: '//health' } }, 'health.prefix'],
+  ['health prefix with a .. segment', { health: { prefix: '/a/../health' } }, 'health.prefix'],
+  ['health prefix with a space', { health: { prefix: '/he alth' } }, 'health.prefix'],
+  ['health prefix with %', { health: { prefix: '/h%41' } }, 'health.prefix'],
+  ['CORS origin with a path', { health: { cors: ['https://a.example.com/x'] } }, 'health.cors'],
+  ['CORS origin with a query', { health: { cors: 'https://a.example.com?x' } }, 'health.cors'],
+  ['CORS origin with a space', { health: { cors: 'https://a example.com' } }, 'health.cors'],
+  ['CORS origin with port 70000', { health: { cors: 'https://a.example.com:70000' } }, 'health.cors'],
+  ['CORS origin list empty', { health: { cors: [] } }, 'health.cors'],
+  ['CORS origin with credentials', { health: { cors: 'https://u:p@a.example.com' } }, 'health.cors']
+]
+
+for (const [label, options, option] of cases) {
+  t.test(`refused: ${label}`, async (t) => {
+    const err = await registrationError(options)
+    t.type(err, ReadinessOptionError, 'a ReadinessOptionError')
+    t.equal((err as ReadinessOptionError).option, option)
+  })
+}
+
+t.test('the boundaries that are right are accepted and work', async (t) => {
+  const app = Fastify()
+  t.teardown(() => app.close())
+  await app.register(readiness, {
+    probes: { 'db.primary': { check: ok, successThreshold: 1000, failureThreshold: 1000 }, 'cache:1': ok, кэш: ok },
+    health: { prefix: '/_internal/health-v1', cors: ['http://localhost:3000', 'https://[::1]:8443'] }
+  } as FastifyReadinessOptions)
+  await app.ready()
+  await app.readiness.waitFor(['cache:1', 'кэш'], { timeout: 5000 })
+  const res = await app.inject('/_internal/health-v1/live')
+  t.equal(res.statusCode, 200)
+})
