@@ -9,7 +9,7 @@
 // the way its package runs it: `node --test` (@fastify/websocket's `c8 node --test`, under-pressure's borp,
 // both node:test; coverage left out). `require('fastify')` in their tests resolves to a stand-in that wraps
 // the factory (register-hook.cjs); every other module resolves to this repo's node_modules (NODE_PATH), so
-// the peers run against the fastify a user of this lockfile gets. Test files needed by their tests and
+// the peers run against the fastify a user of this lockfile gets. Modules their tests need that are
 // missing here (proxyquire, sinon) are installed into the temp dir from the registry (--prefer-offline).
 import { spawn, execFileSync } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
@@ -94,12 +94,12 @@ function lockedVersion (pkg) {
   return entry.version
 }
 
-function testFiles (dir) {
+function testFiles (dir, suffix = '.test.js') {
   const out = []
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     const path = join(dir, entry.name)
-    if (entry.isDirectory()) out.push(...testFiles(path))
-    else if (entry.name.endsWith('.test.js')) out.push(path)
+    if (entry.isDirectory()) out.push(...testFiles(path, suffix))
+    else if (entry.name.endsWith(suffix)) out.push(path)
   }
   return out.sort()
 }
@@ -126,7 +126,7 @@ export function prepare (suite) {
     // Modules their tests require that this repo does not have: install them next to the suite.
     const manifest = JSON.parse(readFileSync(join(pkgDir, 'package.json'), 'utf8'))
     const wanted = new Set()
-    for (const file of files.concat(testFiles(join(pkgDir, testDir)).map(String))) {
+    for (const file of testFiles(join(pkgDir, testDir), '.js')) { // their helpers too
       for (const [, name] of readFileSync(file, 'utf8').matchAll(/require\('([^'.][^']*)'\)/g)) {
         if (name.startsWith('node:') || name === 'fastify') continue
         const base = name.startsWith('@') ? name.split('/').slice(0, 2).join('/') : name.split('/')[0]

@@ -40,6 +40,28 @@ async function sh (cmd: string, args: string[], cwd: string, timeout = 180_000):
   }
 }
 
+async function tarballProblems (file: string): Promise<{ problems: string[], files: number, total: number }> {
+  const listing = (await sh('tar', ['tzvf', file], work)).trim().split('\n')
+  const files = new Map(listing.map((line) => {
+    const parts = line.trim().split(/\s+/)
+    return [parts.at(-1)!.replace(/^package\//, ''), Number(parts[2])] as const
+  }))
+  const problems: string[] = []
+  for (const needed of ['package.json', 'README.md', 'LICENSE', 'CHANGELOG.md', 'dist/index.js', 'dist/index.d.ts',
+    'dist/lib/client/index.js', 'dist/lib/client/index.d.ts', 'dist/client.browser.js', 'dist/plugins/websocket-gate.js',
+    'docs/configuration.md', 'docs/client.md']) {
+    if (!files.has(needed)) problems.push(`missing ${needed}`)
+  }
+  // No sourcemaps, pictures, TypeScript sources, tests, benches, examples or CI files; nothing over 100 kB.
+  for (const [name, size] of files) {
+    if (/\.map$|\.svg$|\.png$|(?<!\.d)\.ts$|^test\/|^bench\/|^examples\/|^\.github\//.test(name)) problems.push(`ships ${name}`)
+    if (size > 100_000) problems.push(`${name} is ${size} bytes`)
+  }
+  const total = [...files.values()].reduce((a, b) => a + b, 0)
+  if (total > 400_000) problems.push(`unpacked size ${total} bytes is over 400 kB`)
+  return { problems, files: files.size, total }
+}
+
 async function freePort (): Promise<number> {
   return await new Promise((resolvePort, reject) => {
     const server = createServer().listen(0, '127.0.0.1', () => {
@@ -96,23 +118,19 @@ t.test('consumer app from the packed tarball', async (t) => {
   })
 
   await t.test('the tarball holds what a user needs and nothing that bloats the install', async (t) => {
-    const listing = (await sh('tar', ['tzvf', tarball], work)).trim().split('\n')
-    const files = new Map(listing.map((line) => {
-      const parts = line.trim().split(/\s+/)
-      return [parts.at(-1)!.replace(/^package\//, ''), Number(parts[2])] as const
-    }))
-    for (const needed of ['package.json', 'README.md', 'LICENSE', 'CHANGELOG.md', 'dist/index.js', 'dist/index.d.ts',
-      'dist/lib/client/index.js', 'dist/lib/client/index.d.ts', 'dist/client.browser.js', 'dist/plugins/websocket-gate.js',
-      'docs/configuration.md', 'docs/client.md']) {
-      t.ok(files.has(needed), `ships ${needed}`)
-    }
-    const unwanted = [...files.keys()].filter((f) => /\.map$|\.svg$|\.png$|(?<!\.d)\.ts$|^test\/|^bench\/|^examples\/|^\.github\//.test(f))
-    t.same(unwanted, [], 'no sourcemaps, pictures, TypeScript sources, tests, benches, examples or CI files')
-    const large = [...files].filter(([, size]) => size > 100_000).map(([f]) => f)
-    t.same(large, [], 'no file over 100 kB')
-    const total = [...files.values()].reduce((a, b) => a + b, 0)
-    t.ok(total < 400_000, `unpacked size ${total} bytes is under 400 kB`)
-    t.comment(`tarball: ${files.size} files, ${total} bytes unpacked`)
+    const { problems, files, total } = await tarballProblems(tarball)
+    t.same(problems, [], 'dist/ with declarations and the browser bundle, LICENSE, README, CHANGELOG, the docs; nothing else')
+    t.comment(`tarball: ${files} files, ${total} bytes unpacked`)
+  })
+
+  await t.test('the content check fails on a tarball without code (what 0.1.0 shipped)', async (t) => {
+    const empty = join(work, 'empty')
+    await mkdir(join(empty, 'package'), { recursive: true })
+    await cp(join(repo, 'package.json'), join(empty, 'package', 'package.json'))
+    await cp(join(repo, 'README.md'), join(empty, 'package', 'README.md'))
+    await sh('tar', ['czf', 'empty.tgz', 'package'], empty)
+    const { problems } = await tarballProblems(join(empty, 'empty.tgz'))
+    t.ok(problems.includes('missing dist/index.js'), 'reports the missing code')
   })
 
   // 2. A fresh app: the tarball, fastify and @fastify/websocket from the registry (local cache first).
