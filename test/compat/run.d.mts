@@ -10,6 +10,8 @@ export interface CompatResult {
   skip: number
   ms: number
   failed: CompatTest[]
+  /** Tests an earlier scenario of this run reported and this one did not (a hang cut the file short). */
+  missing: string[]
   problems: string[]
 }
 export const SCENARIOS: string[]

@@ -195,6 +195,7 @@ export async function runSuite (suite, scenarios = SUITES[suite].scenarios, log 
   const prepared = prepare(suite)
   const allow = REJECT_ALLOWLIST[suite]
   const results = []
+  const known = new Map() // file -> test names seen so far in this run, to name the tests a hang swallowed
   for (const scenario of scenarios) {
     const started = Date.now()
     const files = []
@@ -213,6 +214,12 @@ export async function runSuite (suite, scenarios = SUITES[suite].scenarios, log 
       }
       files.push(run)
     }
+    const missing = []
+    for (const f of files) {
+      const names = new Set(f.tests.map((t) => t.name))
+      for (const name of known.get(f.file) ?? []) if (!names.has(name)) missing.push(`${f.file} > ${name}`)
+      known.set(f.file, new Set([...(known.get(f.file) ?? []), ...names]))
+    }
     const tests = files.flatMap((f) => f.tests.map((t) => ({ ...t, id: `${f.file} > ${t.name}` })))
     const count = (status) => tests.filter((t) => t.status === status).length
     const failed = tests.filter((t) => t.status === 'fail')
@@ -230,11 +237,12 @@ export async function runSuite (suite, scenarios = SUITES[suite].scenarios, log 
     const result = {
       suite, pkg: prepared.pkg, version: prepared.version, scenario,
       total: tests.length, pass: count('pass'), fail: failed.length, skip: count('skip') + count('todo'),
-      ms: Date.now() - started, failed, problems
+      ms: Date.now() - started, failed, missing, problems
     }
     results.push(result)
     log(`compat ${result.pkg}@${result.version} [${scenario}]: ${result.total} tests, ${result.pass} passed, ${result.fail} failed, ${result.skip} skipped (${(result.ms / 1000).toFixed(1)} s)`)
     for (const t of failed) log(`  FAIL ${t.id}${scenario === 'reject' && allow.has(t.id) ? ' (allowed)' : ''}: ${(t.error ?? '').split('\n')[0]}`)
+    if (missing.length > 0) log(`  NOT REPORTED (cut short by a hang): ${missing.join('; ')}`)
     for (const p of problems) log(`  PROBLEM ${p}`)
   }
   return results
