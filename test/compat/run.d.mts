@@ -15,6 +15,6 @@ export interface CompatResult {
   problems: string[]
 }
 export const SCENARIOS: string[]
-export const SUITES: Record<string, { pkg: string, testDir: string, scenarios: string[] }>
+export const SUITES: Record<string, { pkg: string, testDir: string, scenarios: string[], testTimeoutMs: number, fileTimeoutMs: number }>
 export const REJECT_ALLOWLIST: Record<string, Set<string>>
 export function runSuite (suite: string, scenarios?: string[], log?: (line: string) => void): Promise<CompatResult[]>
