@@ -15,14 +15,22 @@ import { messageFrame, newSessionId, parseAckFrame, SESSION_ID } from './frames.
 
 export { parseRetryAfter, retryDelay, MAX_TIMER_MS, DEFAULT_BACKOFF, type BackoffSettings } from './backoff.js'
 
+/**
+ * An event handler property. Written as a method so its parameter is checked bivariantly: the `ws`
+ * package and the DOM type their handlers with their own, richer event classes (`ws`'s `CloseEvent` has
+ * `target` and `type`), which a strict function type would refuse although the client only reads the
+ * fields named here.
+ */
+type Handler<E> = { bivarianceHack (event: E): void }['bivarianceHack']
+
 /** The WHATWG WebSocket surface (browsers), which `ws` also implements. */
 export interface WebSocketLike {
   readonly readyState: number
   binaryType?: string
-  onopen: ((event: unknown) => void) | null
-  onclose: ((event: { code: number, reason: string, wasClean?: boolean }) => void) | null
-  onerror: ((event: unknown) => void) | null
-  onmessage: ((event: { data: unknown }) => void) | null
+  onopen: Handler<unknown> | null
+  onclose: Handler<{ code: number, reason: string, wasClean?: boolean }> | null
+  onerror: Handler<unknown> | null
+  onmessage: Handler<{ data: unknown }> | null
   send: (data: never) => void
   close: (code?: number, reason?: string) => void
 }
