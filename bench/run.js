@@ -7,6 +7,12 @@ import os from 'node:os'
 import WebSocket from 'ws'
 import { Readiness } from 'fastify-readiness'
 import { mean, measured, openSocket, percentile, rawUpgrade, sleep, startServer, throughput, upgrades } from './lib.js'
+import { herd } from './herd.js'
+import { hostileGate } from './hostile-gate.js'
+import { hostileRedaction } from './hostile-redaction.js'
+import { otel } from './otel.js'
+import { polling } from './polling.js'
+import reconnect from './reconnect.js'
 
 const QUICK = process.env.BENCH_QUICK === '1'
 const DURATION = QUICK ? 1 : 3
@@ -74,7 +80,13 @@ async function dependencyLoad () {
   const storm = async (variant, path) => withServer(variant, async (s) => {
     await sleep(300)
     const before = (await s.get('/__bench/probe-calls')).probeCalls
-    const started = Date.now()
+    /** A scenario of its own file (runnable alone), its rows added to the table. */
+const section = (title, run) => async () => {
+  console.log(title)
+  for (const row of await run()) note(row)
+}
+
+const started = Date.now()
     const rate = await throughput(`${s.base}${path}`, { duration: DURATION })
     const calls = (await s.get('/__bench/probe-calls')).probeCalls - before
     return { rate, callsPerSecond: calls / ((Date.now() - started) / 1000) }
@@ -202,7 +214,15 @@ async function reconnection () {
 
 const started = Date.now()
 console.log(`fastify-readiness benchmarks${QUICK ? ' (quick)' : ''}: ${os.cpus().length} cores, ${os.cpus()[0]?.model}, Node ${process.version}`)
-for (const bench of [ordinaryRoutes, gatedUpgrades, healthRoutes, dependencyLoad, propagation, startup, memory, reconnection]) await bench()
+for (const bench of [
+  ordinaryRoutes, gatedUpgrades, healthRoutes, dependencyLoad, propagation, startup, memory, reconnection,
+  section('9. metrics with an OpenTelemetry SDK installed', otel),
+  section('10. hostile: mass release of held upgrades, refused sockets whose peers never answer', hostileGate),
+  section('11. hostile: redaction of huge error messages', hostileRedaction),
+  section('12. probe polling during a dependency outage', polling),
+  section('13. client reconnects against hostile servers, and 10,000 clients', reconnect),
+  section('14. reconnect herd when an instance drains behind HAProxy', herd)
+]) await bench()
 const seconds = Math.round((Date.now() - started) / 1000)
 
 const versions = async (name) => (await import(`${name}/package.json`, { with: { type: 'json' } }).catch(() => ({ default: { version: '?' } }))).default.version

@@ -72,9 +72,10 @@ const websocketGate: FastifyPluginAsync<WebSocketGateOptions> = async (fastify, 
     holdTimeout: opts.holdTimeout === undefined ? undefined : durationOption('websocket.holdTimeout', opts.holdTimeout, 0)
   }
   const maxHoldTimeout = durationOption('websocket.maxHoldTimeout', opts.maxHoldTimeout, 5000)
-  const maxHeld = integerOption('websocket.maxHeld', opts.maxHeld, 1000, 1)
-  const maxHeldPerConnection = integerOption('websocket.maxHeldPerConnection', opts.maxHeldPerConnection, 4, 1)
-  const releaseBatch = integerOption('websocket.releaseBatch', opts.releaseBatch, RELEASE_BATCH, 1)
+  // Each held upgrade is a socket (a file descriptor): a million is past any process's limit.
+  const maxHeld = integerOption('websocket.maxHeld', opts.maxHeld, 1000, 1, 1_000_000)
+  const maxHeldPerConnection = integerOption('websocket.maxHeldPerConnection', opts.maxHeldPerConnection, 4, 1, 1000)
+  const releaseBatch = integerOption('websocket.releaseBatch', opts.releaseBatch, RELEASE_BATCH, 1, 1_000_000)
   const refusedCloseTimeout = durationOption('websocket.refusedCloseTimeout', opts.refusedCloseTimeout, 1000)
   const drainTimeout = durationOption('websocket.drainTimeout', opts.drainTimeout, 5000)
   const drainSpread = durationOption('websocket.drainSpread', opts.drainSpread, 1000, { allowZero: true })
@@ -402,8 +403,10 @@ function parseCloseReason (value: unknown): string {
   if (value === undefined) return 'server restarting'
   // RFC 6455: the reason is UTF-8 and must fit in a control frame with the code (125 bytes); a lone
   // surrogate would be sent as U+FFFD, so the client would read another reason than the one configured.
-  if (typeof value !== 'string' || Buffer.from(value).toString() !== value || Buffer.byteLength(value) > 123) {
-    throw new ReadinessOptionError('websocket.closeReason', `must be a well-formed string of at most 123 UTF-8 bytes, got ${describe(value)}`)
+  // Control characters (NUL, newlines) would land verbatim in clients' logs and UIs.
+  // eslint-disable-next-line no-control-regex
+  if (typeof value !== 'string' || Buffer.from(value).toString() !== value || Buffer.byteLength(value) > 123 || /[\u0000-\u001f\u007f]/.test(value)) {
+    throw new ReadinessOptionError('websocket.closeReason', `must be a well-formed string of at most 123 UTF-8 bytes without control characters, got ${describe(value)}`)
   }
   return value
 }

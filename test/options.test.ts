@@ -41,7 +41,7 @@ const cases: Array<[string, unknown, RegExp]> = [
   ['bad gate mode', { websocket: { mode: 'queue' } }, /option "websocket.mode" must be one of 'hold', 'reject', 'accept-then-close', got "queue"/],
   ['bad close code', { websocket: { closeCode: 1011 } }, /option "websocket.closeCode" must be 1012 \(Service Restart\) or 1001 \(Going Away\), got 1011/],
   ['close reason too long', { websocket: { closeReason: 'x'.repeat(124) } }, /option "websocket.closeReason" must be a well-formed string of at most 123 UTF-8 bytes/],
-  ['negative maxHeld', { websocket: { maxHeld: -1 } }, /option "websocket.maxHeld" must be an integer >= 1/],
+  ['negative maxHeld', { websocket: { maxHeld: -1 } }, /option "websocket.maxHeld" must be an integer from 1 to 1000000/],
   ['bad health details', { health: { details: 'sometimes' } }, /option "health.details" must be 'never', 'always' or a function/],
   ['bad health prefix', { health: { prefix: 'health' } }, /option "health.prefix" must be a path starting with "\/"/],
   ['websocket section not an object', { websocket: 'hold' }, /option "websocket" must be an object or false, got "hold"/]

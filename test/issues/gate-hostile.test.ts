@@ -117,6 +117,9 @@ t.test('maxHoldTimeout lets a hold outlast 5 s when the client allows it', async
 t.test('gate options: wrong values are refused at registration, naming the option', async (t) => {
   const cases: Array<[Record<string, unknown>, RegExp]> = [
     [{ maxHeld: 0 }, /"websocket\.maxHeld"/],
+    [{ maxHeld: 1e15 }, /"websocket\.maxHeld" must be an integer from 1 to 1000000/],
+    [{ closeReason: 'bye\nnow' }, /"websocket\.closeReason"/],
+    [{ closeReason: 'nul\u0000' }, /"websocket\.closeReason"/],
     [{ maxHeldPerConnection: 0 }, /"websocket\.maxHeldPerConnection"/],
     [{ closeReason: 'bad \ud800 surrogate' }, /"websocket\.closeReason" must be a well-formed string/],
     [{ closeReason: 'x'.repeat(124) }, /"websocket\.closeReason"/],
