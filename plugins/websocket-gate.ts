@@ -140,7 +140,12 @@ const websocketGate: FastifyPluginAsync<WebSocketGateOptions> = async (fastify, 
       return
     }
     const settings = parseRouteOptions(path, own, defaults)
-    if (!isWebSocket && !settings.gate) return
+    if (!isWebSocket && !settings.gate) {
+      // An upgrade on a plain GET route reaches no app handler (@fastify/websocket closes it), so the
+      // backstop must not take it for a WebSocket route the gate never saw.
+      if (methods.includes('GET') && serverOf(this) !== undefined) prependOnRequest(route, markPlainRoute)
+      return
+    }
     if (settings.requires !== undefined) requirementChecks.push({ path: `${path}.requires`, requires: settings.requires })
     const gate = registry.add(route.url, settings)
     prependOnRequest(route, isWebSocket ? upgradeGate(gate) : httpGate(gate))
@@ -148,6 +153,11 @@ const websocketGate: FastifyPluginAsync<WebSocketGateOptions> = async (fastify, 
 
   function markExempt (this: FastifyInstance, request: FastifyRequest, _reply: FastifyReply, next: () => void): void {
     admitted.add(request.raw)
+    next()
+  }
+
+  function markPlainRoute (this: FastifyInstance, request: FastifyRequest, _reply: FastifyReply, next: () => void): void {
+    if (request.ws) admitted.add(request.raw)
     next()
   }
 
@@ -160,7 +170,9 @@ const websocketGate: FastifyPluginAsync<WebSocketGateOptions> = async (fastify, 
       if (request.raw.socket === undefined) inMemory.add(socket)
       if (readiness.closing) { refuseUpgrade(route, socket, 'draining'); reply.hijack(); return }
       if (route.met) { admit(route, request, socket, 0); next(); return }
-      const mode = route.options.mode
+      // An in-process injectWS caller (a test) has no client that could come back later: it is held
+      // whatever the mode, bounded by the hold timeout, and the handler still never runs early.
+      const mode = inMemory.has(socket) ? 'hold' : route.options.mode
       if (mode === 'reject') { reply.hijack(); refuseUpgrade(route, socket, 'not-ready'); return }
       if (mode === 'accept-then-close') { reply.hijack(); acceptThenClose(route, request, socket, this); return }
       const heldSince = performance.now()
@@ -246,7 +258,6 @@ const websocketGate: FastifyPluginAsync<WebSocketGateOptions> = async (fastify, 
       refusing.add(ws)
       ws.on('error', () => ws.terminate())
       ws.once('close', () => refusing.delete(ws))
-      if (inMemory.has(socket)) socket.once('finish', () => socket.destroy())
       ws.close(TRY_AGAIN_LATER, reason)
       // A peer that never answers the close frame would otherwise keep its socket for ws's 30 s.
       setTimeout(() => ws.terminate(), refusedCloseTimeout).unref()
@@ -267,6 +278,8 @@ const websocketGate: FastifyPluginAsync<WebSocketGateOptions> = async (fastify, 
       return false
     }
     if (admitted.has(request)) return true
+    // No route at all: Fastify's 404, which @fastify/websocket closes without an app handler.
+    if (fastify.findRoute({ method: 'GET', url: path }) === null) return true
     const ready = readiness.meets(undefined)
     if (!reportedPaths.has(path) && reportedPaths.size < MAX_REPORTED_PATHS) {
       reportedPaths.add(path)

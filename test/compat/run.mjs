@@ -24,6 +24,8 @@ const repoRequire = createRequire(join(repo, 'package.json'))
 
 // `baseline` (no fastify-readiness) tells a broken environment from a break of ours.
 export const SCENARIOS = ['baseline', 'ready', 'hold', 'reject']
+/** In reject, a peer test still waiting after 10 s waits for something the 503 ruled out. */
+const REJECT_TEST_TIMEOUT_MS = 10_000
 
 // In `reject`, upgrades that arrive before the probe passes are refused with 503 by design. Only tests
 // that open a real socket right after `listen()` may therefore fail, and only with that 503; each entry
@@ -73,6 +75,13 @@ const OPENS_A_REAL_SOCKET_BEFORE_READY = [
     "test/router.test.js > Should have access to decorators in per-route handler",
     "test/router.test.js > should call `destroy` when exception is thrown inside async handler"
 ]
+// Raw-socket, callback-style tests that write an upgrade by hand and wait for a WebSocket frame: after the
+// gate's 503 (and the FIN that follows it) they wait on, ignoring 'end', until node:test's per-test timeout
+// ends them. The gate answered and closed the socket; the test cannot notice. node:test reports that as a
+// timeout of the whole file, and the file's later tests do not run in reject. Keyed by file.
+const WAITS_FOR_A_FRAME_AFTER_503 = new Map([
+  ['test/router.test.js', 'Should invoke the correct handler depending on the headers']
+])
 export const REJECT_ALLOWLIST = {
   websocket: new Set(OPENS_A_REAL_SOCKET_BEFORE_READY),
   // under-pressure registers no WebSocket route: nothing may fail.
@@ -157,7 +166,10 @@ function runFile (prepared, file, scenario) {
   const started = Date.now()
   return new Promise((resolvePromise) => {
     const child = spawn(process.execPath, [
-      '--test', `--test-timeout=${SUITES[prepared.suite].testTimeoutMs}`,
+      '--test', `--test-timeout=${scenario === 'reject' ? REJECT_TEST_TIMEOUT_MS : SUITES[prepared.suite].testTimeoutMs}`,
+      // A peer test that fails (with the gate's 503) skips its own cleanup and leaves its server
+      // listening, so its file would never exit: in reject, end the file once its tests are done.
+      ...(scenario === 'reject' ? ['--test-force-exit'] : []),
       `--test-reporter=${join(here, 'reporter.mjs')}`, `--test-reporter-destination=${out}`,
       file
     ], {
@@ -229,6 +241,11 @@ export async function runSuite (suite, scenarios = SUITES[suite].scenarios, log 
       else if (f.tests.length === 0) problems.push(`${f.file} reported no tests (exit ${f.code}):\n${f.output.slice(-1500)}`)
     }
     for (const t of failed) {
+      const file = t.id.split(' > ')[0]
+      if (t.failureType === 'testTimeoutFailure' && scenario === 'reject' && WAITS_FOR_A_FRAME_AFTER_503.has(file)) {
+        log(`  ENDED BY TIMEOUT (expected) ${file}: "${WAITS_FOR_A_FRAME_AFTER_503.get(file)}" waits for a frame after the gate's 503; the file's later tests did not run`)
+        continue
+      }
       if (t.failureType === 'testTimeoutFailure') { problems.push(`${t.id} hung (node:test timeout ${SUITES[suite].testTimeoutMs} ms)`); continue }
       if (scenario !== 'reject') { problems.push(`${t.id} failed`); continue }
       if (!(allow.has(t.id))) problems.push(`${t.id} failed and is not in the reject allowlist`)
