@@ -490,7 +490,8 @@ export class Readiness<App = unknown> extends EventEmitter<ReadinessEvents> impl
     const out: string[] = []
     if (this.#draining) out.push('draining')
     if (this.#outOfService !== null) out.push('out-of-service')
-    const names = include ?? [...this.#phaseConfigs.keys(), ...[...this.#probes].filter(([, p]) => p.critical).map(([n]) => n), ...this.#everywhere]
+    // Pressure (required everywhere) counts in every group unless the group excludes it.
+    const names = [...(include ?? [...this.#phaseConfigs.keys(), ...[...this.#probes].filter(([, p]) => p.critical).map(([n]) => n)]), ...this.#everywhere]
     const seen = new Set<string>()
     for (const name of names) {
       if (seen.has(name) || exclude.includes(name)) continue
@@ -544,7 +545,10 @@ export class Readiness<App = unknown> extends EventEmitter<ReadinessEvents> impl
         if (probe.critical && !probe.passing) ms = Math.max(ms, probe.config.interval)
       }
     }
-    return Math.min(30, Math.max(1, Math.ceil(ms / 1000)))
+    // A startup estimate is rounded to the nearest second: rounding it up would
+    // make every client that honours it come back late by up to a second.
+    const seconds = state === 'running' ? Math.round(ms / 1000) : Math.ceil(ms / 1000)
+    return Math.min(30, Math.max(1, seconds))
   }
 
   status (): ReadinessStatus {
@@ -694,7 +698,8 @@ export class Readiness<App = unknown> extends EventEmitter<ReadinessEvents> impl
     let nonCriticalFailing = 0
     for (const probe of this.#probes.values()) {
       if (probe.critical && !this.#holds(probe.name)) criticalNotPassing++
-      if (!probe.critical && probe.status === 'fail') nonCriticalFailing++
+      // A probe may also pass but report itself degraded (`warn`): ready, but worth a look.
+      if ((!probe.critical && probe.status === 'fail') || (probe.status as string) === 'warn') nonCriticalFailing++
     }
     this.#criticalNotPassing = criticalNotPassing
     this.#nonCriticalFailing = nonCriticalFailing

@@ -144,14 +144,12 @@ export class StartupRunner<App> {
   }
 
   /**
-   * A running estimate of the time startup still needs, in ms. A phase not yet
-   * started is expected to take its `expected` hint, else the average of the
-   * phases finished so far, else a first guess. A phase under way is expected
-   * to take what is left of its hint; without one (or once past it), about as
-   * long again as it has already run: the longer it runs, the further off its
-   * end probably is, so refused clients back off instead of coming back every
-   * second. Never past a phase's timeout (it fails then). Pending phases
-   * follow the graph.
+   * A running estimate of the time startup still needs, in ms. A phase is
+   * expected to take its `expected` hint, else the average of the phases
+   * finished so far, else a first guess of 1 s; one under way, what is left of
+   * that, and once past it an estimate that grows with the time it has run.
+   * Never past a phase's timeout (it fails then). Pending phases follow the
+   * graph. Figures: docs/configuration.md, "Retry-After estimates".
    */
   estimateRemainingMs (now = Date.now()): number {
     if (this.#state !== 'running') return 0
@@ -161,8 +159,11 @@ export class StartupRunner<App> {
     const whole = (r: PhaseRecord<App>): number => Math.min(r.config.timeout, r.config.expected ?? average ?? FIRST_GUESS_MS)
     const left = (r: PhaseRecord<App>): number => {
       const elapsed = Math.max(0, now - (r.startedAt as number))
-      const hint = r.config.expected
-      const guess = hint !== undefined && elapsed < hint ? hint - elapsed : Math.max(elapsed - (hint ?? 0), MIN_LEFT_MS, hint === undefined ? elapsed : 0)
+      const expected = whole(r)
+      // Within what it should take: the rest of it. Past it, the expectation was
+      // wrong: expect about as long again, plus the overrun (2e - X), so each
+      // retry reaches twice as far and a slow phase costs a few refusals, not one a second.
+      const guess = elapsed < expected ? expected - elapsed : Math.max(MIN_LEFT_MS, 2 * elapsed - expected)
       return Math.min(guess, Math.max(0, r.config.timeout - elapsed))
     }
     const memo = new Map<string, number>()
