@@ -160,10 +160,13 @@ export class StartupRunner<App> {
     const left = (r: PhaseRecord<App>): number => {
       const elapsed = Math.max(0, now - (r.startedAt as number))
       const expected = whole(r)
-      // Within what it should take: the rest of it. Past it, the expectation was
-      // wrong: expect about as long again, plus the overrun (2e - X), so each
-      // retry reaches twice as far and a slow phase costs a few refusals, not one a second.
-      const guess = elapsed < expected ? expected - elapsed : Math.max(MIN_LEFT_MS, 2 * elapsed - expected)
+      // Within what it should take: the rest of it. Past a declared hint, the
+      // phase is late: the estimate grows smoothly with the overrun. Past a mere
+      // guess (history or the first guess), the guess was wrong: expect about as
+      // long again plus the overrun (2e - X), so each retry reaches about twice
+      // as far and a slow phase costs a few refusals, not one a second.
+      const overrun = elapsed - expected
+      const guess = overrun < 0 ? -overrun : Math.max(MIN_LEFT_MS, r.config.expected !== undefined ? 2 * overrun : elapsed + overrun)
       return Math.min(guess, Math.max(0, r.config.timeout - elapsed))
     }
     const memo = new Map<string, number>()
