@@ -1,16 +1,14 @@
 import { redactMessage } from './redact.js'
 
 /**
- * An error as pino's `err` serializer prints it (`type`, `message`, `stack`),
- * redacted: the message goes through the redactor, the stack keeps only frame
+ * A copy of an error for the log, shaped as pino's `err` serializer prints it
+ * (`type`, `message`, `stack`), redacted: the message goes through the redactor, the stack keeps only frame
  * lines (`at fn (file:line)`), each redacted too, so a connection string in a
  * message never reaches the log through the stack's first line either. Every
  * property read is guarded: a hostile thrown value must not break logging.
  */
-export interface LoggedError {
+export interface LoggedError extends Error {
   type: string
-  message: string
-  stack: string
   code?: string
 }
 
@@ -31,7 +29,15 @@ export function logError (error: unknown): LoggedError {
     }
     return out
   }, [])
-  const out: LoggedError = { type, message, stack: [`${type}: ${message}`, ...frames].join('\n') }
+  // A real Error, so every logger treats it as one; pino's err serializer takes
+  // `type` from the constructor's name, so the copy gets one named like the original.
+  const out = new Error(message) as LoggedError
+  const named = function () {}
+  Object.defineProperty(named, 'name', { value: type })
+  Object.defineProperty(out, 'constructor', { value: named, enumerable: false })
+  Object.defineProperty(out, 'name', { value: type, enumerable: false })
+  out.type = type
+  out.stack = [`${type}: ${message}`, ...frames].join('\n')
   const code = safe(() => (error as { code?: unknown } | null)?.code, undefined)
   if (typeof code === 'string') out.code = redactMessage(code)
   return out

@@ -683,7 +683,12 @@ export class Readiness<App = unknown> extends EventEmitter<ReadinessEvents> impl
       this.#log.info(entry, 'readiness probe changed')
     } else {
       const last = probe.lastError
-      if (last !== null) entry.err = { type: String(last.name), message: String(last.message), stack: `${String(last.name)}: ${String(last.message)}`, ...(last.code !== undefined ? { code: last.code } : {}) }
+      if (last !== null) {
+        // The stored error is already redacted and has no stack: log it as an Error without frames.
+        const copy = Object.assign(new Error(String(last.message)), { name: String(last.name) }, last.code !== undefined ? { code: last.code } : {})
+        copy.stack = ''
+        entry.err = logError(copy)
+      }
       // Before startup is done a failing probe is expected (the dependency is still coming up).
       const level = this.#closing || this.#closed ? 'info' : this.startupState === 'done' || previous === 'pass' ? 'warn' : 'info'
       this.#log[level](entry, 'readiness probe changed')
