@@ -188,7 +188,12 @@ export class Readiness<App = unknown> extends EventEmitter<ReadinessEvents> impl
    */
   get websocket (): WebSocketReadiness { return this.#websocket ?? this.#noGate }
   /** Set once by the WebSocket gate when it is registered. */
-  set websocket (value: WebSocketReadiness) { this.#websocket = value }
+  set websocket (value: WebSocketReadiness) {
+    if (typeof value?.isReadyForConnections !== 'function' || typeof value.getConnectionReadiness !== 'function') {
+      throw new TypeError('app.readiness.websocket is set by the WebSocket gate plugin only')
+    }
+    this.#websocket = value
+  }
   /** Whether the WebSocket gate is registered. */
   get gated (): boolean { return this.#websocket !== null }
 
