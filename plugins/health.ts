@@ -171,7 +171,7 @@ const healthPlugin: FastifyPluginAsync<HealthPluginOptions> = async (fastify, op
   if (Object.keys(groups).length > 0) {
     fastify.addHook('onReady', async function checkGroups () {
       for (const [name, group] of Object.entries(groups)) {
-        if (group.include !== undefined) readiness.assertKnown(`health.groups.${name}.include`, group.include)
+        if (group.include !== undefined) readiness.assertKnown(group.includePath, group.include)
         readiness.assertKnown(`health.groups.${name}.exclude`, group.exclude)
       }
     })
@@ -196,7 +196,7 @@ function parseCors (value: unknown): ((origin: string | undefined) => string | n
   return (origin) => origin !== undefined && list.includes(origin) ? origin : null
 }
 
-interface ParsedGroup { include: string[] | undefined, exclude: string[], details: DetailsPolicy | undefined, additionalPath: string | undefined }
+interface ParsedGroup { include: string[] | undefined, exclude: string[], details: DetailsPolicy | undefined, additionalPath: string | undefined, includePath: string }
 
 function parseGroups (value: unknown): Record<string, ParsedGroup> {
   if (value === undefined) return {}
@@ -208,7 +208,7 @@ function parseGroups (value: unknown): Record<string, ParsedGroup> {
     if (Array.isArray(group)) {
       const list = stringListOption(path, group)
       if (list.length === 0) throw new ReadinessOptionError(path, 'must name at least one phase or probe')
-      out[name] = { include: list, exclude: [], details: undefined, additionalPath: undefined }
+      out[name] = { include: list, exclude: [], details: undefined, additionalPath: undefined, includePath: path }
       continue
     }
     if (!isPlainObject(group)) throw new ReadinessOptionError(path, `must be a list of phase and probe names or { include, exclude, details, additionalPath }, got ${describe(group)}`)
@@ -219,7 +219,8 @@ function parseGroups (value: unknown): Record<string, ParsedGroup> {
       include,
       exclude: stringListOption(`${path}.exclude`, group.exclude),
       details: group.details === undefined ? undefined : parseDetailsPolicy(`${path}.details`, group.details),
-      additionalPath: group.additionalPath === undefined ? undefined : parsePath(`${path}.additionalPath`, group.additionalPath)
+      additionalPath: group.additionalPath === undefined ? undefined : parsePath(`${path}.additionalPath`, group.additionalPath),
+      includePath: `${path}.include`
     }
   }
   return out
