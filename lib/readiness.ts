@@ -550,9 +550,11 @@ export class Readiness<App = unknown> extends EventEmitter<ReadinessEvents> impl
         if (probe.critical && !probe.passing) ms = Math.max(ms, probe.config.interval)
       }
     }
-    // A startup estimate is rounded to the nearest second: rounding it up would
-    // make every client that honours it come back late by up to a second.
-    const seconds = state === 'running' ? Math.round(ms / 1000) : Math.ceil(ms / 1000)
+    // Rounded up: a client told to come back just before readiness is refused
+    // once more and then waits at least another second, so coming back a little
+    // after it costs no more delay and one refusal less. Except when the estimate
+    // rests on a guess already proven wrong (it errs high): then to the nearest second.
+    const seconds = state === 'running' && this.#runner?.estimateIsGuess() === true ? Math.round(ms / 1000) : Math.ceil(ms / 1000)
     return Math.min(30, Math.max(1, seconds))
   }
 

@@ -152,7 +152,21 @@ export class StartupRunner<App> {
    * graph. Figures: docs/configuration.md, "Retry-After estimates".
    */
   estimateRemainingMs (now = Date.now()): number {
-    if (this.#state !== 'running') return 0
+    return this.#estimate(now).ms
+  }
+
+  /**
+   * Whether the estimate rests on a guess that has already proven wrong (a
+   * phase without a hint running past what was expected of it). Callers round
+   * such an estimate to the nearest second rather than up: it errs high.
+   */
+  estimateIsGuess (now = Date.now()): boolean {
+    return this.#estimate(now).guessing
+  }
+
+  #estimate (now: number): { ms: number, guessing: boolean } {
+    if (this.#state !== 'running') return { ms: 0, guessing: false }
+    let guessing = false
     const durations: number[] = []
     for (const r of this.#phases.values()) if (r.state === 'done') durations.push((r.finishedAt as number) - (r.startedAt as number))
     const average = durations.length > 0 ? durations.reduce((a, b) => a + b, 0) / durations.length : null
@@ -166,6 +180,7 @@ export class StartupRunner<App> {
       // long again plus the overrun (2e - X), so each retry reaches about twice
       // as far and a slow phase costs a few refusals, not one a second.
       const overrun = elapsed - expected
+      if (overrun >= 0 && r.config.expected === undefined) guessing = true
       const guess = overrun < 0 ? -overrun : Math.max(MIN_LEFT_MS, r.config.expected !== undefined ? 2 * overrun : elapsed + overrun)
       return Math.min(guess, Math.max(0, r.config.timeout - elapsed))
     }
@@ -186,7 +201,7 @@ export class StartupRunner<App> {
     }
     let last = now
     for (const r of this.#phases.values()) last = Math.max(last, finishAt(r))
-    return Math.round(last - now)
+    return { ms: Math.round(last - now), guessing }
   }
 
   /** The chain of finished phases that determined when startup ended. */
