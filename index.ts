@@ -25,3 +25,6 @@ export { default as readinessStatusPage, type StatusPageOptions, type StatusPage
 export { bindReadinessMetrics, METRIC_PREFIX } from './lib/metrics.js'
 export { bearerToken } from './plugins/details-policy.js'
 export type { ProbeResult } from './lib/probe.js'
+export type { ReadinessApi } from './lib/readiness.js'
+export type { HealthGroupOptions } from './plugins/health.js'
+export type { HealthInfo } from './lib/health-format.js'

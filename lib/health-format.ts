@@ -11,6 +11,14 @@ import type { ConnectionReadiness } from './route-gate.js'
 export type Verdict = 'pass' | 'warn' | 'fail'
 export type HealthFormat = 'json' | 'health+json'
 
+/** Who is answering: from the health plugin's `info` option. */
+export interface HealthInfo {
+  version?: string
+  /** The commit (or release) the instance runs: health+json's `releaseId`. */
+  commit?: string
+  instanceId?: string
+}
+
 export interface BodyInput {
   verdict: Verdict
   retryAfter: number | null
@@ -24,16 +32,33 @@ export interface BodyInput {
   scope: 'all' | 'startup' | 'websocket' | 'live'
   /** Probe names that are component types other than "component". */
   componentTypes: (probe: string) => string | undefined
+  /** Info fields, shown with details or names. */
+  info?: HealthInfo
+  /** A group's view: only these phases and probes are reported, and these are its unmet names. */
+  group?: { includes: (name: string) => boolean, missing: string[] }
 }
 
 export function buildBody (format: HealthFormat, input: BodyInput): object {
   return format === 'health+json' ? healthJson(input) : suiteJson(input)
 }
 
+function groupView (input: BodyInput): () => ReturnType<BodyInput['status']> {
+  const group = input.group
+  if (group === undefined) return input.status
+  return () => {
+    const status = input.status()
+    const phases = Object.fromEntries(Object.entries(status.phases).filter(([name]) => group.includes(name)))
+    const probes = Object.fromEntries(Object.entries(status.probes).filter(([name]) => group.includes(name)))
+    return { ...status, phases, probes, missing: group.missing }
+  }
+}
+
 function suiteJson (input: BodyInput): object {
   const base: Record<string, unknown> = { status: input.verdict }
   if (input.retryAfter !== null) base.retryAfter = input.retryAfter
+  if (input.info !== undefined && (input.details || input.names)) base.info = input.info
   if (input.scope === 'live') return input.details ? { ...base, uptimeSeconds: Math.round(process.uptime()) } : base
+  input = { ...input, status: groupView(input) }
   if (input.details) {
     const status = input.status()
     if (input.scope === 'startup') return { ...base, startup: status.startup, phases: status.phases }
@@ -53,7 +78,7 @@ function suiteJson (input: BodyInput): object {
 
 interface CheckEntry {
   componentType?: string
-  observedValue?: number | string
+  observedValue?: unknown
   observedUnit?: string
   status: Verdict
   time?: string
@@ -63,18 +88,33 @@ interface CheckEntry {
 function healthJson (input: BodyInput): object {
   const out: Record<string, unknown> = { status: input.verdict }
   if (input.scope === 'live' || (!input.details && !input.names)) return out
-  const status = input.status()
+  if (input.info !== undefined) {
+    if (input.info.version !== undefined) out.version = input.info.version
+    if (input.info.commit !== undefined) out.releaseId = input.info.commit
+    if (input.info.instanceId !== undefined) out.instanceId = input.info.instanceId
+  }
+  const status = groupView(input)()
   const checks: Record<string, CheckEntry[]> = {}
   if (input.scope === 'all') {
     for (const [name, p] of Object.entries(status.probes)) {
-      const verdict: Verdict = p.status === 'pass' ? 'pass' : p.critical ? 'fail' : 'warn'
-      const entry: CheckEntry = { componentType: input.componentTypes(name) ?? 'component', status: verdict }
+      const state = p.status as string
+      const verdict: Verdict = state === 'pass' ? 'pass' : state === 'warn' || !p.critical ? 'warn' : 'fail'
+      const componentType = input.componentTypes(name) ?? 'component'
+      const entry: CheckEntry = { componentType, status: verdict }
       if (input.details) {
         if (p.latencyMs !== null) { entry.observedValue = p.latencyMs; entry.observedUnit = 'ms' }
         if (p.lastCheckAt !== null) entry.time = p.lastCheckAt
         if (verdict !== 'pass' && p.lastError !== null) entry.output = p.lastError.message
       }
       checks[`${name}:responseTime`] = [entry]
+      // A check that reports what it measured gets its own entry (IETF observedValue/observedUnit).
+      const observed = p as { observedValue?: unknown, observedUnit?: unknown }
+      if (input.details && observed.observedValue !== undefined) {
+        const value: CheckEntry = { componentType, status: verdict, observedValue: observed.observedValue }
+        if (typeof observed.observedUnit === 'string') value.observedUnit = observed.observedUnit
+        if (p.lastCheckAt !== null) value.time = p.lastCheckAt
+        checks[`${name}:value`] = [value]
+      }
     }
   }
   if (input.scope !== 'websocket') {

@@ -15,6 +15,11 @@ export interface PhaseObjectDefinition<App = unknown> {
   run?: PhaseRun<App>
   /** Bound on the whole phase, waiting on probes included, in ms (default 30000). */
   timeout?: number
+  /**
+   * What the phase usually takes, in ms: a hint for the Retry-After estimate while startup
+   * runs (never a bound; `timeout` is). Without it the estimate learns from finished phases.
+   */
+  expected?: number
 }
 
 export interface PhaseConfig<App = unknown> {
@@ -23,17 +28,19 @@ export interface PhaseConfig<App = unknown> {
   probes: string[]
   run: PhaseRun<App> | undefined
   timeout: number
+  /** What the phase usually takes, in ms, when the app says so. */
+  expected?: number
 }
 
 export const PHASE_DEFAULT_TIMEOUT = 30_000
-const PHASE_KEYS = ['after', 'probes', 'run', 'timeout'] as const
+const PHASE_KEYS = ['after', 'probes', 'run', 'timeout', 'expected'] as const
 
 export function parsePhase<App> (path: string, name: string, definition: unknown): PhaseConfig<App> {
   if (typeof definition === 'function') {
     return { name, after: [], probes: [], run: definition as PhaseRun<App>, timeout: PHASE_DEFAULT_TIMEOUT }
   }
   if (!isPlainObject(definition)) {
-    throw new ReadinessOptionError(path, `must be a run function or an object ({ after, probes, run, timeout }), got ${describe(definition)}`)
+    throw new ReadinessOptionError(path, `must be a run function or an object ({ after, probes, run, timeout, expected }), got ${describe(definition)}`)
   }
   rejectUnknownKeys(path, definition, PHASE_KEYS)
   const config: PhaseConfig<App> = {
@@ -42,6 +49,11 @@ export function parsePhase<App> (path: string, name: string, definition: unknown
     probes: stringListOption(`${path}.probes`, definition.probes),
     run: functionOption<PhaseRun<App>>(`${path}.run`, definition.run, false),
     timeout: durationOption(`${path}.timeout`, definition.timeout, PHASE_DEFAULT_TIMEOUT)
+  }
+  if (definition.expected !== undefined) {
+    const expected = durationOption(`${path}.expected`, definition.expected, 0)
+    if (expected > config.timeout) throw new ReadinessOptionError(`${path}.expected`, `is ${expected} ms, above the phase's timeout of ${config.timeout} ms: the phase would always time out first`)
+    config.expected = expected
   }
   if (config.after.includes(name)) throw new ReadinessOptionError(`${path}.after`, `names the phase itself ("${name}")`)
   if (config.run === undefined && config.probes.length === 0 && config.after.length === 0) {

@@ -3,11 +3,13 @@ import { raceAbort } from './abort.js'
 import type { Budget } from './budget.js'
 import type { Platform } from './platform.js'
 import { ReadinessOptionError, WaitTimeoutError, type PhaseError } from './errors.js'
+import { logError } from './log-error.js'
+import { redactMessage } from './redact.js'
 import { isPlainObject, nameOption } from './options.js'
 import { assertAcyclic, criticalPathBudget, validatePhaseGraph, type PhaseConfig } from './phase-options.js'
 import { Probe, type ProbeCheck, type ProbeSnapshot, type ProbeStatus } from './probe.js'
 import { parseProbe, type ProbeObjectDefinition } from './probe-options.js'
-import type { WebSocketReadiness } from './route-gate.js'
+import type { ConnectionReadiness, WebSocketReadiness } from './route-gate.js'
 import { StartupRunner, type PhaseSnapshot, type StartupState } from './startup.js'
 
 export interface ReadinessLogger {
@@ -28,6 +30,10 @@ export interface ReadinessEvents {
   draining: []
   /** The close step began: gated routes refuse, held upgrades get 503, sockets are drained. */
   closing: []
+  /** Taken out of service by hand (`setOutOfService`), or put back (`reason` null). */
+  outOfService: [reason: string | null]
+  /** Liveness turned to fail: `markBroken()`, or a failed startup after its grace. */
+  broken: [reason: string]
   /** The gate let an upgrade (or a gated request) through; `heldMs` is 0 when it was not held. */
   gateAdmitted: [route: string, heldMs: number]
   /** The gate refused an upgrade or a gated request before any handler ran. */
@@ -48,6 +54,12 @@ export interface ReadinessStatus {
   /** `pass` ready; `warn` ready but a non-critical probe fails; `fail` not ready. */
   status: 'pass' | 'warn' | 'fail'
   draining: boolean
+  /** The reason given to `setOutOfService()`, or null. */
+  outOfService: string | null
+  /** Liveness: false once the process is broken (`markBroken()`, or a failed startup after its grace). */
+  live: boolean
+  /** Why liveness fails, or null. */
+  broken: string | null
   startup: {
     state: StartupState
     mode: StartupMode
@@ -62,6 +74,7 @@ export interface ReadinessStatus {
     platform: string
     environment: string
     criticalPath: string[]
+    /** Redacted: credentials masked, first line only. */
     error: { phase: string, message: string } | null
   }
   phases: Record<string, PhaseSnapshot>
@@ -71,12 +84,62 @@ export interface ReadinessStatus {
 }
 
 /**
+ * What an app may use of `app.readiness`: state, waits, events, its probes,
+ * manual control and shutdown. Everything else on the object is the suite's
+ * own wiring and may change in any release.
+ */
+export interface ReadinessApi extends Pick<EventEmitter<ReadinessEvents>, 'on' | 'once' | 'off' | 'addListener' | 'removeListener' | 'listenerCount'> {
+  /** Full readiness: every phase done, every critical probe passing, in service, not draining. O(1). */
+  isReady: () => boolean
+  /** Liveness: false once the process is broken (`markBroken()`, or a failed startup after its grace). */
+  isLive: () => boolean
+  /** Snapshot of everything: startup, phases, probes, missing requirements. */
+  status: () => ReadinessStatus
+  readonly startupState: StartupState
+  readonly draining: boolean
+  readonly closing: boolean
+  readonly degraded: boolean
+  /** The reason given to `setOutOfService()`, or null. */
+  readonly outOfService: string | null
+  /** Why liveness fails, or null. */
+  readonly broken: string | null
+  /** The WebSocket layer's view; without the gate plugin, plain readiness and no routes. */
+  readonly websocket: WebSocketReadiness
+  meets: (requires?: readonly string[]) => boolean
+  missing: (requires?: readonly string[]) => string[]
+  waitFor: (requires?: readonly string[], options?: { timeout?: number, signal?: AbortSignal }) => Promise<void>
+  waitForPhase: (name: string, options?: { timeout?: number, signal?: AbortSignal }) => Promise<void>
+  onChange: (listener: () => void) => () => void
+  retryAfterSeconds: () => number
+  estimateRemainingMs: () => number
+  /** Adds a probe (also at runtime: it counts from its first verdict). */
+  addProbe: (name: string, check: ProbeCheck | ProbeObjectDefinition, options?: Omit<ProbeObjectDefinition, 'check'>) => ReadinessApi
+  /** The incident's name for `addProbe`. */
+  registerReadinessCheck: (name: string, check: ProbeCheck | ProbeObjectDefinition, options?: Omit<ProbeObjectDefinition, 'check'>) => ReadinessApi
+  removeProbe: (name: string) => Promise<boolean>
+  checkProbe: (name: string) => Promise<ProbeStatus>
+  probeNames: () => string[]
+  setOutOfService: (reason?: string) => void
+  setInService: () => void
+  signalNotReady: (reason?: string) => void
+  signalReady: () => void
+  setReadinessStatus: (ready: boolean, reason?: string) => void
+  markBroken: (reason?: string) => void
+  /** Graceful shutdown: readiness 503, the shutdown delay, the drain, then close. */
+  shutdown: () => Promise<void>
+  /** Shutdown's first step alone: readiness reports 503 while the app keeps serving. */
+  startDraining: () => void
+  /** Shutdown's close step alone: gated routes admit nothing, held upgrades get 503, sockets are drained. */
+  closeConnections: () => Promise<void>
+}
+
+/**
  * The one source of truth for "can this instance take work?". Probes, startup
  * phases and the draining flag feed it; health routes and the WebSocket gate
  * read it. Everything here is O(1) on the read path: state is recomputed when
  * something changes, never per request.
  */
-export class Readiness<App = unknown> extends EventEmitter<ReadinessEvents> {
+export class Readiness<App = unknown> extends EventEmitter<ReadinessEvents> implements ReadinessApi {
   readonly #app: App
   readonly #log: ReadinessLogger
   readonly #probes = new Map<string, Probe>()
@@ -84,8 +147,8 @@ export class Readiness<App = unknown> extends EventEmitter<ReadinessEvents> {
   readonly #changeListeners = new Set<() => void>()
   /** Probes every requirement check includes (event-loop pressure): no route is exempt. */
   readonly #everywhere = new Set<string>()
-  /** Set by the WebSocket gate when it is registered. */
-  websocket: WebSocketReadiness | null = null
+  #websocket: WebSocketReadiness | null = null
+  readonly #noGate: WebSocketReadiness
   #runner: StartupRunner<App> | null = null
   #startupMode: StartupMode = 'background'
   #budget: Budget | null = null
@@ -100,33 +163,94 @@ export class Readiness<App = unknown> extends EventEmitter<ReadinessEvents> {
   #ready = false
   #criticalNotPassing = 0
   #nonCriticalFailing = 0
+  #outOfService: string | null = null
+  #broken: string | null = null
+  #brokenTimer: NodeJS.Timeout | null = null
+  /** ms after a failed startup until liveness fails; null keeps liveness up. */
+  #failedStartupGraceMs: number | null = null
+  /** Probes added at runtime to a ready app: they count once they have a verdict, not before. */
+  readonly #provisional = new Set<string>()
+  /** Probes removed at runtime: a route that named one no longer waits for it. */
+  readonly #removed = new Set<string>()
+  #summaryLogged = false
 
   constructor (app: App, log: ReadinessLogger) {
     super()
     this.#app = app
     this.#log = log
+    // Without the gate there are no gated routes: "ready for connections" is plain readiness.
+    this.#noGate = Object.freeze({
+      isReadyForConnections: () => this.isReady(),
+      getConnectionReadiness: (): ConnectionReadiness => ({ ready: this.isReady(), draining: this.#draining, held: 0, open: 0, routes: {} }),
+      drainBudgetMs: 0
+    })
   }
+
+  /**
+   * The WebSocket layer's view (`isReadyForConnections`, `getConnectionReadiness`).
+   * Without the gate plugin: plain readiness and no routes, never null.
+   */
+  get websocket (): WebSocketReadiness { return this.#websocket ?? this.#noGate }
+  /** Set once by the WebSocket gate when it is registered. */
+  set websocket (value: WebSocketReadiness) {
+    if (typeof value?.isReadyForConnections !== 'function' || typeof value.getConnectionReadiness !== 'function') {
+      throw new TypeError('app.readiness.websocket is set by the WebSocket gate plugin only')
+    }
+    this.#websocket = value
+  }
+  /** Whether the WebSocket gate is registered. */
+  get gated (): boolean { return this.#websocket !== null }
 
   // ---------------------------------------------------------------- probes
 
   /**
-   * Adds a named check. Before startup it simply joins the set; after startup
-   * it starts polling at once and counts towards readiness from its first result.
+   * Adds a named probe. Before startup it simply joins the set; after startup
+   * it starts polling at once. Added to a ready app, it does not un-ready it
+   * before it has actually failed: it counts from its first verdict.
    */
-  registerReadinessCheck (name: string, check: ProbeCheck | ProbeObjectDefinition, options: Omit<ProbeObjectDefinition, 'check'> = {}): this {
+  addProbe (name: string, check: ProbeCheck | ProbeObjectDefinition, options: Omit<ProbeObjectDefinition, 'check'> = {}): this {
     const path = `probes.${String(name)}`
     nameOption('probes', name)
     this.#assertFreeName(path, name)
     const definition = typeof check === 'function' ? { ...options, check } : isPlainObject(check) ? { ...check, ...options } : check
     const probe = new Probe(name, parseProbe(path, definition), (p, previous) => this.#onProbeChange(p, previous), (p, err) => {
-      this.#log.debug({ probe: p.name, err: { message: p.lastError?.message, code: (err as { code?: unknown }).code } }, 'readiness probe check failed')
+      this.#log.debug({ probe: p.name, err: logError(err) }, 'readiness probe check failed')
     })
     this.#probes.set(name, probe)
+    this.#removed.delete(name)
+    if (this.#ready) this.#provisional.add(name)
     this.#countProbes()
     if (this.#probesStarted) probe.start()
     this.#recompute('probe added')
     return this
   }
+
+  /** The incident's name for `addProbe` (`register_readiness_check`). */
+  registerReadinessCheck (name: string, check: ProbeCheck | ProbeObjectDefinition, options: Omit<ProbeObjectDefinition, 'check'> = {}): this {
+    return this.addProbe(name, check, options)
+  }
+
+  /**
+   * Removes a probe at runtime: it stops polling, closes what it owns, and no
+   * longer counts anywhere (a route or phase that named it stops waiting for
+   * it). Resolves false when no such probe exists.
+   */
+  async removeProbe (name: string): Promise<boolean> {
+    const probe = this.#probes.get(name)
+    if (probe === undefined) return false
+    this.#probes.delete(name)
+    this.#provisional.delete(name)
+    this.#everywhere.delete(name)
+    this.#removed.add(name)
+    this.#countProbes()
+    this.#log.info({ probe: name }, 'readiness probe removed')
+    this.#recompute(`probe ${name} removed`)
+    await probe.stop()
+    return true
+  }
+
+  /** Names of the registered probes. */
+  probeNames (): string[] { return [...this.#probes.keys()] }
 
   /** Makes a registered probe part of every route's requirements, not only of full readiness. */
   requireEverywhere (name: string): void {
@@ -229,10 +353,15 @@ export class Readiness<App = unknown> extends EventEmitter<ReadinessEvents> {
         app: this.#app,
         waitForProbes: (names, signal) => this.waitFor(names, { signal }),
         notPassing: (names) => names.filter((n) => this.#probes.get(n)?.passing !== true),
-        onPhaseStarted: (name) => { this.#log.info({ phase: name }, 'startup phase started'); this.emit('phaseStarted', name) },
-        onPhaseFinished: (name, durationMs) => { this.#log.info({ phase: name, durationMs }, 'startup phase finished'); this.emit('phaseFinished', name, durationMs) },
-        onPhaseFailed: (name, error) => { this.#log.error({ phase: name, err: { message: error.message } }, 'startup phase failed'); this.emit('phaseFailed', name, error) },
-        onStateChange: () => this.#recompute('startup')
+        onPhaseStarted: (name) => { this.#log.debug({ phase: name }, 'startup phase started'); this.emit('phaseStarted', name) },
+        onPhaseFinished: (name, durationMs) => { this.#log.debug({ phase: name, durationMs }, 'startup phase finished'); this.emit('phaseFinished', name, durationMs) },
+        onPhaseFailed: (name, error) => {
+          // Phases aborted because the app is closing did not fail: that is the shutdown working.
+          if (this.#closing || this.#closed) this.#log.info({ phase: name }, 'startup phase aborted: the app is closing')
+          else this.#log.error({ phase: name, err: logError(error) }, 'startup phase failed')
+          this.emit('phaseFailed', name, error)
+        },
+        onStateChange: () => { this.#afterStartupChange(); this.#recompute('startup') }
       })
     }
     return this.#runner.start(timeout, label)
@@ -255,6 +384,73 @@ export class Readiness<App = unknown> extends EventEmitter<ReadinessEvents> {
     }, `phase "${name}"`, timeout, signal)
   }
 
+  // ---------------------------------------------------------------- manual control
+
+  /**
+   * Takes the instance out of service by hand (maintenance, a bad deploy being
+   * investigated): readiness and every health group answer 503, gated routes
+   * admit nothing new; open sockets stay (unless a route has `closeOnLoss`).
+   * Liveness is unaffected. Like lightship's `signalNotReady()` and Spring's
+   * `ReadinessState.REFUSING_TRAFFIC`.
+   */
+  setOutOfService (reason = 'out of service'): void {
+    const text = redactMessage(typeof reason === 'string' && reason !== '' ? reason : 'out of service')
+    if (this.#outOfService === text) return
+    this.#outOfService = text
+    this.#log.info({ reason: text }, 'taken out of service')
+    this.emit('outOfService', text)
+    this.#recompute('out of service')
+  }
+
+  /** Puts the instance back in service; readiness follows phases and probes again. */
+  setInService (): void {
+    if (this.#outOfService === null) return
+    this.#outOfService = null
+    this.#log.info({}, 'back in service')
+    this.emit('outOfService', null)
+    this.#recompute('in service')
+  }
+
+  /** lightship's name for `setOutOfService`. */
+  signalNotReady (reason?: string): void { this.setOutOfService(reason) }
+  /** lightship's name for `setInService`. */
+  signalReady (): void { this.setInService() }
+  /** The incident's `set_readiness_status`: `false` takes the instance out of service, `true` puts it back. */
+  setReadinessStatus (ready: boolean, reason?: string): void {
+    if (ready) this.setInService()
+    else this.setOutOfService(reason)
+  }
+
+  /** Whether the instance is out of service by hand, and why. */
+  get outOfService (): string | null { return this.#outOfService }
+
+  /**
+   * Declares the process broken for good: `/health/live` answers 503 from now
+   * on, so the orchestrator restarts it (Spring's `LivenessState.BROKEN`).
+   * There is no way back: a broken process is replaced, not repaired.
+   */
+  markBroken (reason = 'marked broken'): void {
+    if (this.#broken !== null) return
+    this.#broken = redactMessage(typeof reason === 'string' && reason !== '' ? reason : 'marked broken')
+    if (this.#brokenTimer !== null) clearTimeout(this.#brokenTimer)
+    this.#brokenTimer = null
+    this.#log.error({ reason: this.#broken }, 'liveness failed: the process is broken and should be restarted')
+    this.emit('broken', this.#broken)
+    this.#recompute('broken')
+  }
+
+  /** Liveness: true until the process is marked broken. */
+  isLive (): boolean { return this.#broken === null }
+  /** Why liveness fails, or null. */
+  get broken (): string | null { return this.#broken }
+
+  /**
+   * Set by the startup plugin: after a startup failure, liveness fails once
+   * this many ms have passed (null: never), so a pod without a startupProbe,
+   * which would otherwise stay unready forever, is restarted.
+   */
+  set failedStartupGraceMs (ms: number | null) { this.#failedStartupGraceMs = ms }
+
   // ---------------------------------------------------------------- reading
 
   /** Full readiness: every phase done, every critical probe passing, not draining. O(1). */
@@ -272,7 +468,7 @@ export class Readiness<App = unknown> extends EventEmitter<ReadinessEvents> {
    * keeps serving through the shutdown delay); nothing holds once closing.
    */
   meets (requires: readonly string[] | undefined): boolean {
-    if (this.#closing || this.#closed) return false
+    if (this.#closing || this.#closed || this.#outOfService !== null) return false
     if (requires === undefined) return this.#startupDone() && this.#criticalNotPassing === 0
     for (const name of requires) if (!this.#holds(name)) return false
     for (const name of this.#everywhere) if (!this.#holds(name)) return false
@@ -283,14 +479,36 @@ export class Readiness<App = unknown> extends EventEmitter<ReadinessEvents> {
   missing (requires?: readonly string[]): string[] {
     const out: string[] = []
     if (this.#draining) out.push('draining')
+    if (this.#outOfService !== null) out.push('out-of-service')
     if (requires === undefined) {
       if (this.#phaseConfigs.size === 0 && !this.#startupDone()) out.push('startup')
       for (const name of this.#phaseConfigs.keys()) if (!this.#holds(name)) out.push(name)
-      for (const [name, probe] of this.#probes) if (probe.critical && !probe.passing) out.push(name)
+      for (const [name, probe] of this.#probes) if (probe.critical && !this.#holds(name)) out.push(name)
     } else {
       for (const name of requires) if (!this.#holds(name)) out.push(name)
       for (const name of this.#everywhere) if (!requires.includes(name) && !this.#holds(name)) out.push(name)
     }
+    return out
+  }
+
+  /**
+   * A health group's verdict: every included phase and probe holds (all phases
+   * and critical probes when `include` is undefined), minus `exclude`; false
+   * while draining or out of service. The names that do not hold come back.
+   */
+  groupMissing (include: readonly string[] | undefined, exclude: readonly string[]): string[] {
+    const out: string[] = []
+    if (this.#draining) out.push('draining')
+    if (this.#outOfService !== null) out.push('out-of-service')
+    // Pressure (required everywhere) counts in every group unless the group excludes it.
+    const names = [...(include ?? [...this.#phaseConfigs.keys(), ...[...this.#probes].filter(([, p]) => p.critical).map(([n]) => n)]), ...this.#everywhere]
+    const seen = new Set<string>()
+    for (const name of names) {
+      if (seen.has(name) || exclude.includes(name)) continue
+      seen.add(name)
+      if (!this.#holds(name)) out.push(name)
+    }
+    if (include === undefined && this.#phaseConfigs.size === 0 && !this.#startupDone() && !exclude.includes('startup')) out.push('startup')
     return out
   }
 
@@ -324,6 +542,7 @@ export class Readiness<App = unknown> extends EventEmitter<ReadinessEvents> {
    */
   retryAfterSeconds (): number {
     if (this.#draining) return 1
+    if (this.#outOfService !== null) return 30 // by hand: nothing says when it ends
     const state = this.startupState
     let ms = 1000
     if (state === 'running' || state === 'pending') {
@@ -336,7 +555,12 @@ export class Readiness<App = unknown> extends EventEmitter<ReadinessEvents> {
         if (probe.critical && !probe.passing) ms = Math.max(ms, probe.config.interval)
       }
     }
-    return Math.min(30, Math.max(1, Math.ceil(ms / 1000)))
+    // Rounded up: a client told to come back just before readiness is refused
+    // once more and then waits at least another second, so coming back a little
+    // after it costs no more delay and one refusal less. Except when the estimate
+    // rests on a guess already proven wrong (it errs high): then to the nearest second.
+    const seconds = state === 'running' && this.#runner?.estimateIsGuess() === true ? Math.round(ms / 1000) : Math.ceil(ms / 1000)
+    return Math.min(30, Math.max(1, seconds))
   }
 
   status (): ReadinessStatus {
@@ -348,6 +572,9 @@ export class Readiness<App = unknown> extends EventEmitter<ReadinessEvents> {
       ready: this.#ready,
       status: this.#ready ? (this.degraded ? 'warn' : 'pass') : 'fail',
       draining: this.#draining,
+      outOfService: this.#outOfService,
+      live: this.#broken === null,
+      broken: this.#broken,
       startup: {
         state: this.startupState,
         mode: this.#startupMode,
@@ -360,7 +587,7 @@ export class Readiness<App = unknown> extends EventEmitter<ReadinessEvents> {
         platform: this.#platform?.name ?? 'local',
         environment: this.#platform?.environment ?? 'development',
         criticalPath: runner?.criticalPath() ?? [],
-        error: failure === null ? null : { phase: failure.phase, message: failure.message }
+        error: failure === null ? null : { phase: failure.phase, message: redactMessage(String(failure.message)) }
       },
       phases: runner?.snapshot() ?? {},
       probes,
@@ -405,7 +632,7 @@ export class Readiness<App = unknown> extends EventEmitter<ReadinessEvents> {
       this.startClosing()
       this.#closeConnections = Promise.allSettled(this.#closers.map(async (closer) => await closer())).then((results) => {
         for (const result of results) {
-          if (result.status === 'rejected') this.#log.error({ err: result.reason as Error }, 'a close step failed')
+          if (result.status === 'rejected') this.#log.error({ err: logError(result.reason) }, 'a close step failed')
         }
       })
     }
@@ -433,11 +660,14 @@ export class Readiness<App = unknown> extends EventEmitter<ReadinessEvents> {
     this.#closed = true
     this.#draining = true
     this.#closing = true
+    if (this.#brokenTimer !== null) clearTimeout(this.#brokenTimer)
+    this.#brokenTimer = null
     this.#runner?.close()
     this.#recompute('closed')
     const results = await Promise.allSettled([...this.#probes.values()].map((probe) => probe.stop()))
     for (const result of results) {
-      if (result.status === 'rejected') this.#log.warn({ err: { message: String((result.reason as Error)?.message ?? result.reason) } }, 'a probe failed to close')
+      // Closing a probe's own connection is best effort: the app is going away anyway.
+      if (result.status === 'rejected') this.#log.info({ err: logError(result.reason) }, 'a probe failed to close')
     }
   }
 
@@ -445,7 +675,8 @@ export class Readiness<App = unknown> extends EventEmitter<ReadinessEvents> {
 
   #holds (name: string): boolean {
     const probe = this.#probes.get(name)
-    if (probe !== undefined) return probe.passing
+    if (probe !== undefined) return probe.passing || (probe.status === 'unknown' && this.#provisional.has(name))
+    if (this.#removed.has(name)) return true
     return this.#runner?.phaseState(name) === 'done'
   }
 
@@ -455,9 +686,25 @@ export class Readiness<App = unknown> extends EventEmitter<ReadinessEvents> {
   }
 
   #onProbeChange (probe: Probe, previous: ProbeStatus): void {
+    // Its first verdict is in: from now on it counts like any other probe.
+    this.#provisional.delete(probe.name)
     this.#countProbes()
-    const level = probe.passing ? 'info' : 'warn'
-    this.#log[level]({ probe: probe.name, status: probe.status, previous, critical: probe.critical, error: probe.lastError?.message }, 'readiness probe changed')
+    const entry: Record<string, unknown> = { probe: probe.name, status: probe.status, previous, critical: probe.critical }
+    // A probe that passes again carries no error: the last one is history, not its state.
+    if (probe.passing) {
+      this.#log.info(entry, 'readiness probe changed')
+    } else {
+      const last = probe.lastError
+      if (last !== null) {
+        // The stored error is already redacted and has no stack: log it as an Error without frames.
+        const copy = Object.assign(new Error(String(last.message)), { name: String(last.name) }, last.code !== undefined ? { code: last.code } : {})
+        copy.stack = ''
+        entry.err = logError(copy)
+      }
+      // Before startup is done a failing probe is expected (the dependency is still coming up).
+      const level = this.#closing || this.#closed ? 'info' : this.startupState === 'done' || previous === 'pass' ? 'warn' : 'info'
+      this.#log[level](entry, 'readiness probe changed')
+    }
     this.emit('probeChanged', probe.name, probe.status, previous)
     this.#recompute(`probe ${probe.name} ${probe.status}`)
   }
@@ -467,7 +714,7 @@ export class Readiness<App = unknown> extends EventEmitter<ReadinessEvents> {
     let criticalNotPassing = 0
     let nonCriticalFailing = 0
     for (const probe of this.#probes.values()) {
-      if (probe.critical && !probe.passing) criticalNotPassing++
+      if (probe.critical && !this.#holds(probe.name)) criticalNotPassing++
       // A probe that says `warn` passes but degrades the app, critical or not.
       if ((!probe.critical && probe.status === 'fail') || probe.status === 'warn') nonCriticalFailing++
     }
@@ -481,18 +728,55 @@ export class Readiness<App = unknown> extends EventEmitter<ReadinessEvents> {
   }
 
   #recompute (reason: string): void {
-    const ready = this.#startupDone() && this.#criticalNotPassing === 0 && !this.#draining && !this.#closed
+    const ready = this.#startupDone() && this.#criticalNotPassing === 0 && !this.#draining && !this.#closed && this.#outOfService === null
     if (ready !== this.#ready) {
       this.#ready = ready
       if (ready) {
         this.#log.info({}, 'ready')
         this.emit('ready')
       } else {
-        this.#log.warn({ reason, missing: this.missing() }, 'not ready')
+        // Shutdown and a manual switch are intended: not worth a warning.
+        const intended = this.#draining || this.#closed || this.#outOfService !== null
+        this.#log[intended ? 'info' : 'warn']({ reason, missing: this.missing() }, 'not ready')
         this.emit('notReady', reason)
       }
     }
     for (const listener of this.#changeListeners) listener()
+  }
+
+  /** Once startup has ended: the one summary line, and the liveness grace after a failure. */
+  #afterStartupChange (): void {
+    const runner = this.#runner
+    if (runner === null || this.#summaryLogged || (runner.state !== 'done' && runner.state !== 'failed')) return
+    this.#summaryLogged = true
+    const phases: Record<string, number | string> = {}
+    for (const [name, p] of Object.entries(runner.snapshot())) phases[name] = p.durationMs ?? p.state
+    const summary: Record<string, unknown> = {
+      state: runner.state,
+      durationMs: (runner.finishedAt ?? Date.now()) - (runner.startedAt ?? Date.now()),
+      budgetMs: this.#budget?.budgetMs ?? this.startupBudget().budget,
+      budgetSource: this.#budget?.source ?? 'computed',
+      criticalPath: runner.criticalPath(),
+      phases
+    }
+    if (runner.state === 'done') {
+      this.#log.info(summary, 'startup finished')
+      return
+    }
+    if (this.#closing || this.#closed) {
+      this.#log.info(summary, 'startup aborted: the app is closing')
+      return
+    }
+    summary.err = logError(runner.failure)
+    this.#log.error(summary, 'startup failed')
+    const grace = this.#failedStartupGraceMs
+    if (grace !== null) {
+      this.#brokenTimer = setTimeout(() => {
+        this.#brokenTimer = null
+        if (!this.#closed) this.markBroken(`startup failed ${grace} ms ago: ${redactMessage(String(runner.failure?.message ?? ''))}`)
+      }, grace)
+      this.#brokenTimer.unref()
+    }
   }
 
   #waitUntil (predicate: () => boolean, what: string, timeout: number | undefined, signal: AbortSignal | undefined): Promise<void> {

@@ -5,6 +5,8 @@ import { redactError, type RedactedError } from './redact.js'
 
 /** Expected duration of a phase before any phase has finished, in ms. */
 const FIRST_GUESS_MS = 1000
+/** The least a phase under way is expected to still need, in ms. */
+const MIN_LEFT_MS = 250
 
 export type PhaseState = 'pending' | 'waiting' | 'running' | 'done' | 'failed' | 'skipped'
 export type StartupState = 'pending' | 'running' | 'done' | 'failed'
@@ -142,36 +144,64 @@ export class StartupRunner<App> {
   }
 
   /**
-   * A running estimate of the time startup still needs, in ms: phases under
-   * way are expected to take as long as the finished ones took on average
-   * (a phase already slower than that is expected to end now), pending ones
-   * follow the graph. Errs low rather than high: a client told to wait too
-   * long comes back late, one told too little just retries once more.
+   * A running estimate of the time startup still needs, in ms. A phase is
+   * expected to take its `expected` hint, else the average of the phases
+   * finished so far, else a first guess of 1 s; one under way, what is left of
+   * that, and once past it an estimate that grows with the time it has run.
+   * Never past a phase's timeout (it fails then). Pending phases follow the
+   * graph. Figures: docs/configuration.md, "Retry-After estimates".
    */
   estimateRemainingMs (now = Date.now()): number {
-    if (this.#state !== 'running') return 0
+    return this.#estimate(now).ms
+  }
+
+  /**
+   * Whether the estimate rests on a guess that has already proven wrong (a
+   * phase without a hint running past what was expected of it). Callers round
+   * such an estimate to the nearest second rather than up: it errs high.
+   */
+  estimateIsGuess (now = Date.now()): boolean {
+    return this.#estimate(now).guessing
+  }
+
+  #estimate (now: number): { ms: number, guessing: boolean } {
+    if (this.#state !== 'running') return { ms: 0, guessing: false }
+    let guessing = false
     const durations: number[] = []
     for (const r of this.#phases.values()) if (r.state === 'done') durations.push((r.finishedAt as number) - (r.startedAt as number))
     const average = durations.length > 0 ? durations.reduce((a, b) => a + b, 0) / durations.length : null
-    const expected = (r: PhaseRecord<App>): number => Math.min(r.config.timeout, average ?? FIRST_GUESS_MS)
+    const whole = (r: PhaseRecord<App>): number => Math.min(r.config.timeout, r.config.expected ?? average ?? FIRST_GUESS_MS)
+    const left = (r: PhaseRecord<App>): number => {
+      const elapsed = Math.max(0, now - (r.startedAt as number))
+      const expected = whole(r)
+      // Within what it should take: the rest of it. Past a declared hint, the
+      // phase is late: the estimate grows smoothly with the overrun. Past a mere
+      // guess (history or the first guess), the guess was wrong: expect about as
+      // long again plus the overrun (2e - X), so each retry reaches about twice
+      // as far and a slow phase costs a few refusals, not one a second.
+      const overrun = elapsed - expected
+      if (overrun >= 0 && r.config.expected === undefined) guessing = true
+      const guess = overrun < 0 ? -overrun : Math.max(MIN_LEFT_MS, r.config.expected !== undefined ? 2 * overrun : elapsed + overrun)
+      return Math.min(guess, Math.max(0, r.config.timeout - elapsed))
+    }
     const memo = new Map<string, number>()
     const finishAt = (r: PhaseRecord<App>): number => {
       const cached = memo.get(r.config.name)
       if (cached !== undefined) return cached
       let at = now
       if (r.state === 'done') at = r.finishedAt as number
-      else if (r.state === 'waiting' || r.state === 'running') at = Math.max(now, (r.startedAt as number) + expected(r))
+      else if (r.state === 'waiting' || r.state === 'running') at = now + left(r)
       else if (r.state === 'pending') {
         let depsDone = now
         for (const dep of r.config.after) depsDone = Math.max(depsDone, finishAt(this.#phases.get(dep) as PhaseRecord<App>))
-        at = depsDone + expected(r)
+        at = depsDone + whole(r)
       }
       memo.set(r.config.name, at)
       return at
     }
     let last = now
     for (const r of this.#phases.values()) last = Math.max(last, finishAt(r))
-    return last - now
+    return { ms: Math.round(last - now), guessing }
   }
 
   /** The chain of finished phases that determined when startup ended. */

@@ -2,6 +2,7 @@ import fp from 'fastify-plugin'
 import underPressure from '@fastify/under-pressure'
 import type { FastifyPluginAsync } from 'fastify'
 import { ReadinessOptionError } from '../lib/errors.js'
+import { Probe, type ProbeConfig } from '../lib/probe.js'
 import { durationOption, enumOption, integerOption } from '../lib/options.js'
 import { PROBES_PLUGIN_NAME } from './probes.js'
 import { ensureReadiness, rejectUnknownPluginKeys } from './shared.js'
@@ -57,14 +58,32 @@ const pressurePlugin: FastifyPluginAsync<PressureOptions> = async (fastify, opts
   })
 
   const readiness = ensureReadiness(fastify)
-  readiness.registerReadinessCheck(PRESSURE_PROBE, () => {
-    if (!fastify.isUnderPressure()) return
+  const reportsResults = await probeUnderstandsResults()
+  readiness.addProbe(PRESSURE_PROBE, () => {
     const { eventLoopDelay, eventLoopUtilized, heapUsed, rssBytes } = fastify.memoryUsage()
-    // A loop blocked for a whole sample reads as an infinite delay.
-    const delay = Number.isFinite(eventLoopDelay) ? `${Math.round(eventLoopDelay)} ms` : 'over the limit'
-    throw new Error(`under pressure: event loop delay ${delay}, utilisation ${eventLoopUtilized.toFixed(2)}, heap ${heapUsed} B, rss ${rssBytes} B`)
+    // A loop blocked for a whole sample reads as an infinite delay (JSON has no Infinity).
+    const delay = Number.isFinite(eventLoopDelay) ? Math.round(eventLoopDelay) : null
+    const details = { eventLoopUtilization: Math.round(eventLoopUtilized * 100) / 100, heapUsedBytes: heapUsed, rssBytes }
+    const under = fastify.isUnderPressure()
+    const message = `under pressure: event loop delay ${delay === null ? 'over the limit' : `${delay} ms`}, utilisation ${eventLoopUtilized.toFixed(2)}, heap ${heapUsed} B, rss ${rssBytes} B`
+    // Measurements go out as data (health+json observedValue in ms, details in the JSON details);
+    // the message stays for the log and for readers of lastError.
+    if (reportsResults) return { status: under ? 'fail' : 'pass', observedValue: delay, observedUnit: 'ms', details, ...(under ? { message } : {}) }
+    if (under) throw new Error(message)
+    return undefined
   }, { interval: sampleInterval, startInterval: sampleInterval, timeout: Math.max(sampleInterval, 100), critical: effect === 'fail' })
   if (effect === 'fail') readiness.requireEverywhere(PRESSURE_PROBE)
+}
+
+/**
+ * Whether the probe runner treats a check's resolved `{ status: 'fail' }` as a
+ * failure (checks that report results with data). Asked once, of a throwaway
+ * probe that owns nothing, so this plugin works with a runner that only knows
+ * "resolve = pass, throw = fail" (where it falls back to throwing).
+ */
+async function probeUnderstandsResults (): Promise<boolean> {
+  const probe = new Probe('pressure-capability', { check: () => ({ status: 'fail', message: 'capability check' }), timeout: 1000, interval: 1000, startInterval: 1000, critical: false, failureThreshold: 1, successThreshold: 1 } as ProbeConfig, () => {})
+  return (await probe.run()) === 'fail'
 }
 
 export default fp(pressurePlugin, { fastify: '5.x', name: PRESSURE_PLUGIN_NAME, dependencies: [PROBES_PLUGIN_NAME] })

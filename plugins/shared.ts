@@ -1,9 +1,10 @@
 import type { FastifyInstance } from 'fastify'
-import { Readiness } from '../lib/readiness.js'
+import { Readiness, type ReadinessApi } from '../lib/readiness.js'
 import type { GateMode } from '../lib/route-gate.js'
 import { ReadinessOptionError } from '../lib/errors.js'
 import { rejectUnknownKeys } from '../lib/options.js'
 
+/** The suite's own view of the readiness state (wiring included); apps see `ReadinessApi`. */
 export type AppReadiness = Readiness<FastifyInstance>
 
 /** Per-route gate settings (route option `readiness`); `false` opts a route out of the gate. */
@@ -22,8 +23,11 @@ export interface RouteReadinessOptions {
 
 declare module 'fastify' {
   interface FastifyInstance {
-    /** The readiness state of this app: one source of truth for health routes and the WebSocket gate. */
-    readiness: AppReadiness
+    /**
+     * The readiness state of this app: one source of truth for health routes and the WebSocket gate.
+     * Typed as what an app may call (state, waits, events, probes, manual control, shutdown).
+     */
+    readonly readiness: ReadinessApi
   }
   interface RouteShorthandOptions {
     readiness?: RouteReadinessOptions | false
@@ -68,5 +72,6 @@ export function ensureReadiness (fastify: FastifyInstance): AppReadiness {
   if (!fastify.hasDecorator('readiness')) {
     fastify.decorate('readiness', new Readiness<FastifyInstance>(fastify, fastify.log))
   }
-  return fastify.readiness
+  // The decorator is always this class; the public type only hides its wiring.
+  return fastify.readiness as AppReadiness
 }

@@ -29,12 +29,18 @@ export interface StartupPluginOptions {
   environment?: string
   /** Your Kubernetes startup probe, so startup can warn when the budget exceeds periodSeconds x failureThreshold. */
   startupProbe?: { periodSeconds: number, failureThreshold: number }
+  /**
+   * After a startup failure, `/health/live` turns 503 once this many ms have passed (default 30000), so an
+   * orchestrator restarts the process even where no startupProbe is set (otherwise the pod would stay unready
+   * forever). `false` keeps liveness up.
+   */
+  failedLivenessGrace?: number | false
 }
 
 export const STARTUP_PLUGIN_NAME = 'fastify-readiness-startup'
 
 const startupPlugin: FastifyPluginAsync<StartupPluginOptions> = async (fastify, opts) => {
-  rejectUnknownPluginKeys('startup', opts as Record<string, unknown>, ['phases', 'mode', 'timeout', 'margin', 'environment', 'startupProbe'])
+  rejectUnknownPluginKeys('startup', opts as Record<string, unknown>, ['phases', 'mode', 'timeout', 'margin', 'environment', 'startupProbe', 'failedLivenessGrace'])
   const readiness = ensureReadiness(fastify)
   claimPart(fastify, 'the startup phases')
   const phases = objectOption('phases', opts.phases)
@@ -45,6 +51,7 @@ const startupPlugin: FastifyPluginAsync<StartupPluginOptions> = async (fastify, 
   const margin = parseMargin(opts.margin)
   const environment = opts.environment === undefined ? undefined : nameOption('startup.environment', opts.environment)
   const startupProbe = parseStartupProbe(opts.startupProbe)
+  readiness.failedStartupGraceMs = opts.failedLivenessGrace === false ? null : durationOption('startup.failedLivenessGrace', opts.failedLivenessGrace, 30_000, { allowZero: true })
   const platform = detectPlatform(process.env, environment)
   const path = readiness.startupBudget()
   const budget = computeBudget({ criticalPathMs: path.budget, criticalPath: path.path, platform, explicitMs: timeout, margin, env: process.env, probe: startupProbe })
