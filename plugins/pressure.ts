@@ -1,9 +1,8 @@
 import fp from 'fastify-plugin'
 import underPressure from '@fastify/under-pressure'
-import type { FastifyPluginAsync } from 'fastify'
+import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
 import { ReadinessOptionError } from '../lib/errors.js'
-import { Probe, type ProbeConfig } from '../lib/probe.js'
-import { durationOption, enumOption, integerOption } from '../lib/options.js'
+import { describe, durationOption, enumOption, integerOption } from '../lib/options.js'
 import { PROBES_PLUGIN_NAME } from './probes.js'
 import { ensureReadiness, rejectUnknownPluginKeys } from './shared.js'
 
@@ -35,7 +34,7 @@ const pressurePlugin: FastifyPluginAsync<PressureOptions> = async (fastify, opts
   const maxEventLoopDelay = durationOption('pressure.maxEventLoopDelay', opts.maxEventLoopDelay, 0, { allowZero: true })
   const maxEventLoopUtilization = opts.maxEventLoopUtilization ?? 0
   if (typeof maxEventLoopUtilization !== 'number' || !(maxEventLoopUtilization >= 0 && maxEventLoopUtilization <= 1)) {
-    throw new ReadinessOptionError('pressure.maxEventLoopUtilization', `must be a number between 0 and 1, got ${String(maxEventLoopUtilization)}`)
+    throw new ReadinessOptionError('pressure.maxEventLoopUtilization', `must be a number between 0 and 1, got ${describe(maxEventLoopUtilization)}`)
   }
   const maxHeapUsedBytes = integerOption('pressure.maxHeapUsedBytes', opts.maxHeapUsedBytes, 0, 0)
   const maxRssBytes = integerOption('pressure.maxRssBytes', opts.maxRssBytes, 0, 0)
@@ -44,46 +43,37 @@ const pressurePlugin: FastifyPluginAsync<PressureOptions> = async (fastify, opts
   if (maxEventLoopDelay + maxEventLoopUtilization + maxHeapUsedBytes + maxRssBytes === 0) {
     throw new ReadinessOptionError('pressure', 'sets no threshold: give at least one of maxEventLoopDelay, maxEventLoopUtilization, maxHeapUsedBytes, maxRssBytes')
   }
-  if (fastify.hasDecorator('isUnderPressure')) {
-    throw new ReadinessOptionError('pressure', 'is set, but @fastify/under-pressure is already registered: configure its thresholds here instead, so it does not shed the health routes')
-  }
-
-  await fastify.register(underPressure, {
-    maxEventLoopDelay,
-    maxEventLoopUtilization,
-    maxHeapUsedBytes,
-    maxRssBytes,
-    sampleInterval,
-    pressureHandler: () => undefined // never shed here: the gate sheds gated routes only
+  // Sampled by an @fastify/under-pressure of our own, registered in a child context of its own: its
+  // decorators, its onRequest hook and its shedding stay in there, where no route is. So it never sheds an
+  // app route (a route's config.pressureHandler included) and coexists with an @fastify/under-pressure the
+  // app registers itself, in either order.
+  let sampler: Pick<FastifyInstance, 'isUnderPressure' | 'memoryUsage'> | null = null
+  await fastify.register(async function pressureSampler (child) {
+    await child.register(underPressure, {
+      maxEventLoopDelay,
+      maxEventLoopUtilization,
+      maxHeapUsedBytes,
+      maxRssBytes,
+      sampleInterval,
+      pressureHandler: () => undefined
+    })
+    sampler = child
   })
 
   const readiness = ensureReadiness(fastify)
-  const reportsResults = await probeUnderstandsResults()
   readiness.addProbe(PRESSURE_PROBE, () => {
-    const { eventLoopDelay, eventLoopUtilized, heapUsed, rssBytes } = fastify.memoryUsage()
+    if (sampler === null) return undefined // not sampled before ready
+    const { eventLoopDelay, eventLoopUtilized, heapUsed, rssBytes } = sampler.memoryUsage()
     // A loop blocked for a whole sample reads as an infinite delay (JSON has no Infinity).
     const delay = Number.isFinite(eventLoopDelay) ? Math.round(eventLoopDelay) : null
     const details = { eventLoopUtilization: Math.round(eventLoopUtilized * 100) / 100, heapUsedBytes: heapUsed, rssBytes }
-    const under = fastify.isUnderPressure()
+    const under = sampler.isUnderPressure()
     const message = `under pressure: event loop delay ${delay === null ? 'over the limit' : `${delay} ms`}, utilisation ${eventLoopUtilized.toFixed(2)}, heap ${heapUsed} B, rss ${rssBytes} B`
     // Measurements go out as data (health+json observedValue in ms, details in the JSON details);
     // the message stays for the log and for readers of lastError.
-    if (reportsResults) return { status: under ? 'fail' : 'pass', observedValue: delay, observedUnit: 'ms', details, ...(under ? { message } : {}) }
-    if (under) throw new Error(message)
-    return undefined
+    return { status: under ? 'fail' : 'pass', observedValue: delay, observedUnit: 'ms', details, ...(under ? { message } : {}) }
   }, { interval: sampleInterval, startInterval: sampleInterval, timeout: Math.max(sampleInterval, 100), critical: effect === 'fail' })
   if (effect === 'fail') readiness.requireEverywhere(PRESSURE_PROBE)
-}
-
-/**
- * Whether the probe runner treats a check's resolved `{ status: 'fail' }` as a
- * failure (checks that report results with data). Asked once, of a throwaway
- * probe that owns nothing, so this plugin works with a runner that only knows
- * "resolve = pass, throw = fail" (where it falls back to throwing).
- */
-async function probeUnderstandsResults (): Promise<boolean> {
-  const probe = new Probe('pressure-capability', { check: () => ({ status: 'fail', message: 'capability check' }), timeout: 1000, interval: 1000, startInterval: 1000, critical: false, failureThreshold: 1, successThreshold: 1 } as ProbeConfig, () => {})
-  return (await probe.run()) === 'fail'
 }
 
 export default fp(pressurePlugin, { fastify: '5.x', name: PRESSURE_PLUGIN_NAME, dependencies: [PROBES_PLUGIN_NAME] })

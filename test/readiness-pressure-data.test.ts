@@ -1,14 +1,9 @@
 import t from 'tap'
 import Fastify from 'fastify'
 import readiness from '../index.js'
-import { Probe, type ProbeConfig } from '../lib/probe.js'
 import { getJson, listen, until } from './helpers/net.js'
 
-// Runs where the probe runner understands check results with data (issue 19,
-// lib/probe.ts); before that lands, pressure falls back to an error string.
-const supported = await new Probe('cap', { check: () => ({ status: 'fail' }), timeout: 1000, interval: 1000, startInterval: 1000, critical: false, failureThreshold: 1, successThreshold: 1 } as ProbeConfig, () => {}).run() === 'fail'
-
-t.test('pressure reports its measurements as data: observedValue in ms and details', { skip: supported ? false : 'the probe runner does not report check results yet' }, async (t) => {
+t.test('pressure reports its measurements as data: observedValue in ms and details', async (t) => {
   const app = Fastify()
   t.teardown(() => app.close())
   await app.register(readiness, { pressure: { maxEventLoopDelay: 5000, sampleInterval: 50 }, health: { details: 'always' } })

@@ -58,7 +58,8 @@ async function tarballProblems (file: string): Promise<{ problems: string[], fil
     if (size > 100_000) problems.push(`${name} is ${size} bytes`)
   }
   const total = [...files.values()].reduce((a, b) => a + b, 0)
-  if (total > 400_000) problems.push(`unpacked size ${total} bytes is over 400 kB`)
+  // 0.2.0 ships ~470 kB (dist ~350 kB with its JSDoc, docs ~100 kB): a picture or a stray folder would blow this.
+  if (total > 600_000) problems.push(`unpacked size ${total} bytes is over 600 kB`)
   return { problems, files: files.size, total }
 }
 
