@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import Fastify from 'fastify'
 import websocket from '@fastify/websocket'
-import readiness, { postgresProbe, redisProbe } from 'fastify-readiness'
+import readiness, { bearerToken, postgresProbe, redisProbe } from 'fastify-readiness'
 import { SimulatedStore } from './simulated-store.js'
 
 const require = createRequire(import.meta.url)
@@ -15,7 +15,12 @@ const PAGE = readFileSync(new URL('./page.html', import.meta.url), 'utf8')
  * while its store is still warming up.
  */
 // Details (phases, probes, gate counters) for this machine only, as an operator on the box would see them.
-const localOnly = (request) => request.ip === '127.0.0.1' || request.ip === '::1' || request.ip === '::ffff:127.0.0.1'
+// With HEALTH_TOKEN set (any deployment), only callers presenting it; on a developer's machine with no
+// token, loopback callers. An IP check is no policy behind a proxy (every request comes from the proxy),
+// which is why deployments set the token.
+const localOnly = process.env.HEALTH_TOKEN
+  ? bearerToken(process.env.HEALTH_TOKEN)
+  : (request) => request.ip === '127.0.0.1' || request.ip === '::1' || request.ip === '::ffff:127.0.0.1'
 
 export async function buildChatServer ({ gated = true, warmupMs = 3000, mode = 'hold', logger = true, redisUrl, databaseUrl } = {}) {
   const startedAt = Date.now()
