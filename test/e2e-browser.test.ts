@@ -18,6 +18,8 @@ async function browser (t: Test): Promise<Browser> {
   return b
 }
 
+// The page sets up its chat once its script has read the server's config.
+const pageReady = (page: Page): Promise<unknown> => page.waitForFunction(() => (globalThis as unknown as { chat?: unknown }).chat !== undefined, undefined, { timeout: 15_000 })
 const received = (page: Page): Promise<string[]> => page.evaluate(() => (globalThis as unknown as { received: string[] }).received)
 const state = (page: Page): Promise<string> => page.evaluate(() => (globalThis as unknown as { chat: { state: string } }).chat.state)
 
@@ -26,6 +28,7 @@ t.test('a browser page that connects during a cold start ends connected and exch
   const page = await (await browser(t)).newPage()
   await startChat(t, port, { WARMUP_MS: '2000', GATE_MODE: 'reject', LOG_LEVEL: 'warn' })
   await page.goto(`http://127.0.0.1:${port}/`)
+  await pageReady(page)
   t.not(await state(page), 'open', 'not connected while the server warms up')
   await page.evaluate(() => (globalThis as unknown as { chat: { send: (s: string) => void } }).chat.send('typed while warming up'))
   const deadline = Date.now() + 15_000
@@ -44,6 +47,7 @@ t.test('messages typed in the browser during a restart all arrive, in order, onc
   let server = await startChat(t, port, { WARMUP_MS: '300', GATE_MODE: 'reject', LOG_LEVEL: 'warn' })
   const page = await (await browser(t)).newPage()
   await page.goto(`http://127.0.0.1:${port}/`)
+  await pageReady(page)
   const deadline = Date.now() + 20_000
   while (await state(page) !== 'open' && Date.now() < deadline) await sleep(50)
   await page.evaluate(() => (globalThis as unknown as { chat: { send: (s: string) => void } }).chat.send('before'))

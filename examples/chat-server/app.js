@@ -38,7 +38,8 @@ export async function buildChatServer ({ gated = true, warmupMs = 3000, mode = '
     await app.register(readiness, {
       probes,
       phases: {
-        dependencies: { probes: Object.keys(probes) },
+        // The store says how long it warms up: with that hint, Retry-After tells clients the truth.
+        dependencies: { probes: Object.keys(probes), expected: warmupMs, timeout: Math.max(30_000, 2 * warmupMs) },
         websocket: { after: ['dependencies'], run: async () => { rooms.clear() } }
       },
       websocket: { mode },
