@@ -1,22 +1,12 @@
-import t, { type Test } from 'tap'
-import { existsSync } from 'node:fs'
-import { chromium, type Browser, type Page } from 'playwright-core'
+import t from 'tap'
+import type { Page } from 'playwright-core'
+import { browser, skipWithoutChromium } from './helpers/browser.js'
 import { sleep } from './helpers/net.js'
 import { startChat } from './helpers/processes.js'
 import { freePort } from './helpers/servers.js'
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
-const skip = existsSync(CHROMIUM) ? false : `chromium is not installed at ${CHROMIUM} (apt-get install -y chromium; .ci/run installs it)`
+const skip = skipWithoutChromium
 
-async function browser (t: Test): Promise<Browser> {
-  // Debian's chromium, never a downloaded one; no background networking on this closed network.
-  const b = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
-  })
-  t.teardown(() => b.close())
-  return b
-}
 
 // The page sets up its chat once its script has read the server's config.
 const pageReady = (page: Page): Promise<unknown> => page.waitForFunction(() => (globalThis as unknown as { chat?: unknown }).chat !== undefined, undefined, { timeout: 15_000 })

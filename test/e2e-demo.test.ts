@@ -1,7 +1,8 @@
 import t, { type Test } from 'tap'
-import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs'
-import { join, resolve } from 'node:path'
-import { chromium, type Browser, type Page } from 'playwright-core'
+import { mkdirSync, statSync } from 'node:fs'
+import { join } from 'node:path'
+import type { Page } from 'playwright-core'
+import { ARTEFACTS, browser, docsShot, skipWithoutChromium } from './helpers/browser.js'
 import { startChat } from './helpers/processes.js'
 import { freePort } from './helpers/servers.js'
 
@@ -9,42 +10,8 @@ import { freePort } from './helpers/servers.js'
 declare const document: any
 declare const window: any
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
-const skip = existsSync(CHROMIUM) ? false : `chromium is not installed at ${CHROMIUM}`
-const ARTEFACTS = resolve(process.env.TEST_ARTEFACTS ?? '.tap/artefacts')
+const skip = skipWithoutChromium
 
-/** For docs/: the same page zoomed out into a small viewport, so the PNG stays a few tens of kB. */
-async function docsShot (page: Page, name: string): Promise<void> {
-  if (process.env.UPDATE_DOCS_SCREENSHOTS !== '1') return
-  await page.evaluate(() => { document.body.style.zoom = '0.62' })
-  await page.setViewportSize({ width: 620, height: 380 })
-  const shot = await page.screenshot()
-  // Fewer shades per channel: anti-aliased text compresses several times better, and still reads well.
-  const small = await page.evaluate(async (b64: string) => {
-    const img = new (globalThis as any).Image()
-    img.src = 'data:image/png;base64,' + b64
-    await img.decode()
-    const canvas = document.createElement('canvas')
-    canvas.width = img.width
-    canvas.height = img.height
-    const ctx = canvas.getContext('2d')
-    ctx.drawImage(img, 0, 0)
-    const data = ctx.getImageData(0, 0, canvas.width, canvas.height)
-    for (let i = 0; i < data.data.length; i++) if (i % 4 !== 3) data.data[i] = data.data[i] > 215 ? 255 : Math.round(data.data[i] / 51) * 51
-    ctx.putImageData(data, 0, 0)
-    return canvas.toDataURL('image/png').split(',')[1] as string
-  }, shot.toString('base64'))
-  writeFileSync(resolve('docs', name), Buffer.from(small, 'base64'))
-}
-
-async function browser (t: Test): Promise<Browser> {
-  const b = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run']
-  })
-  t.teardown(() => b.close())
-  return b
-}
 
 const text = async (page: Page, selector: string): Promise<string> => (await page.textContent(selector)) ?? ''
 async function wait (page: Page, fn: () => boolean): Promise<void> {
@@ -102,7 +69,7 @@ t.test('the demo page explains a gated cold start next to a naive one', { skip, 
   await page.waitForTimeout(300)
   const file = await shoot(t, page, 'demo-page.png')
   t.ok(statSync(file).size > 5000)
-  await docsShot(page, 'demo-page.png')
+  await docsShot(page, 'demo-page.png', { zoom: 0.62, width: 620, height: 380 })
   t.same(errors, [], 'no script errors')
 })
 

@@ -1,7 +1,7 @@
 import t, { type Test } from 'tap'
-import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs'
-import { join, resolve } from 'node:path'
-import { chromium, type Browser, type Page } from 'playwright-core'
+import { mkdirSync, statSync } from 'node:fs'
+import { join } from 'node:path'
+import { ARTEFACTS, browser, docsShot, skipWithoutChromium } from './helpers/browser.js'
 import { bearerToken } from '../plugins/details-policy.js'
 import { buildApp, Switch } from './helpers/app.js'
 import { connect, getJson, listen, until } from './helpers/net.js'
@@ -10,45 +10,9 @@ import { connect, getJson, listen, until } from './helpers/net.js'
 declare const document: any
 declare const window: any
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
-const skip = existsSync(CHROMIUM) ? false : `chromium is not installed at ${CHROMIUM}`
+const skip = skipWithoutChromium
 const TOKEN = 'status-page-secret-0123456789'
-/** Screenshots go with the test artefacts; the path is printed so a person can look at them. */
-const ARTEFACTS = resolve(process.env.TEST_ARTEFACTS ?? '.tap/artefacts')
 
-/** For docs/: the same page zoomed out into a small viewport, so the PNG stays a few tens of kB. */
-async function docsShot (page: Page, name: string): Promise<void> {
-  if (process.env.UPDATE_DOCS_SCREENSHOTS !== '1') return
-  await page.evaluate(() => { document.body.style.zoom = '0.7' })
-  await page.setViewportSize({ width: 700, height: 330 })
-  await page.waitForTimeout(800) // the timeline is redrawn for the new width at the next refresh
-  const shot = await page.screenshot()
-  // Fewer shades per channel: anti-aliased text compresses several times better, and still reads well.
-  const small = await page.evaluate(async (b64: string) => {
-    const img = new (globalThis as any).Image()
-    img.src = 'data:image/png;base64,' + b64
-    await img.decode()
-    const canvas = document.createElement('canvas')
-    canvas.width = img.width
-    canvas.height = img.height
-    const ctx = canvas.getContext('2d')
-    ctx.drawImage(img, 0, 0)
-    const data = ctx.getImageData(0, 0, canvas.width, canvas.height)
-    for (let i = 0; i < data.data.length; i++) if (i % 4 !== 3) data.data[i] = data.data[i] > 215 ? 255 : Math.round(data.data[i] / 51) * 51
-    ctx.putImageData(data, 0, 0)
-    return canvas.toDataURL('image/png').split(',')[1] as string
-  }, shot.toString('base64'))
-  writeFileSync(resolve('docs', name), Buffer.from(small, 'base64'))
-}
-
-async function browser (t: Test): Promise<Browser> {
-  const b = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run']
-  })
-  t.teardown(() => b.close())
-  return b
-}
 
 async function coldStartApp (t: Test, statusPage: object): Promise<{ app: Awaited<ReturnType<typeof buildApp>>, http: string, ws: string, finish: () => void, db: Switch }> {
   let finish = (): void => {}
@@ -142,7 +106,7 @@ t.test('in Chromium the page shows the cold start live: phases on a time axis, p
   await page.screenshot({ path: file, fullPage: true })
   t.ok(statSync(file).size > 5000, 'a screenshot was written')
   t.comment(`status page screenshot: ${file}`)
-  await docsShot(page, 'status-page.png')
+  await docsShot(page, 'status-page.png', { zoom: 0.7, width: 700, height: 330, settleMs: 800 })
   t.same(errors, [], 'no script errors on the page')
   if (opened.kind === 'open') opened.ws.close()
   await until(() => true)
