@@ -1,13 +1,12 @@
 import t, { type Test } from 'tap'
-import { spawn } from 'node:child_process'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, writeFileSync } from 'node:fs'
 import { connect as unixConnect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import WebSocket from 'ws'
 import { ReadinessClient, type WebSocketConstructor } from '../lib/client/index.js'
 import { sleep, until } from './helpers/net.js'
-import { missing, startChat, type ChatProcess } from './helpers/processes.js'
+import { missing, spawnHaproxy, startChat, type ChatProcess } from './helpers/processes.js'
 import { freePort } from './helpers/servers.js'
 
 /*
@@ -53,17 +52,7 @@ frontend service
 backend endpoints
   balance roundrobin
 `)
-  const child = spawn('haproxy', ['-db', '-f', join(dir, 'haproxy.cfg')], { stdio: ['ignore', 'ignore', 'pipe'] })
-  let stderr = ''
-  child.stderr?.on('data', (c) => { stderr += String(c) })
-  t.teardown(async () => {
-    if (child.exitCode === null) {
-      const exited = new Promise((resolve) => child.once('exit', resolve))
-      child.kill('SIGKILL')
-      await exited
-    }
-    rmSync(dir, { recursive: true, force: true })
-  })
+  const { child, stderr } = spawnHaproxy(t, dir)
   const command = (line: string): Promise<string> => new Promise((resolve, reject) => {
     const conn = unixConnect(socket)
     let out = ''
@@ -77,7 +66,7 @@ backend endpoints
   for (;;) {
     const ok = await command('show info').then((out) => out.includes('Name: HAProxy'), () => false)
     if (ok) return command
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`haproxy did not start: ${stderr}`)
+    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`haproxy did not start: ${stderr()}`)
     await sleep(50)
   }
 }

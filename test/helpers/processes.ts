@@ -72,6 +72,18 @@ export async function startHaproxy (t: Test, port: number, backends: Array<{ nam
   const dir = mkdtempSync(join(tmpdir(), 'readiness-haproxy-'))
   const config = haproxyConfig(port, backends)
   writeFileSync(join(dir, 'haproxy.cfg'), config)
+  const { child, stderr } = spawnHaproxy(t, dir)
+  const deadline = Date.now() + 10_000
+  for (;;) {
+    const res = await fetch(`http://127.0.0.1:${port}/health/live`).catch(() => null)
+    if (res !== null) return
+    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`haproxy did not start: ${stderr()}`)
+    await sleep(50)
+  }
+}
+
+/** Runs haproxy in the foreground on `dir`/haproxy.cfg; killed, and `dir` removed, when the test ends. */
+export function spawnHaproxy (t: Test, dir: string): { child: ChildProcess, stderr: () => string } {
   const child = spawn('haproxy', ['-db', '-f', join(dir, 'haproxy.cfg')], { stdio: ['ignore', 'ignore', 'pipe'] })
   let stderr = ''
   child.stderr?.on('data', (c) => { stderr += String(c) })
@@ -83,13 +95,7 @@ export async function startHaproxy (t: Test, port: number, backends: Array<{ nam
     }
     rmSync(dir, { recursive: true, force: true })
   })
-  const deadline = Date.now() + 10_000
-  for (;;) {
-    const res = await fetch(`http://127.0.0.1:${port}/health/live`).catch(() => null)
-    if (res !== null) return
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`haproxy did not start: ${stderr}`)
-    await sleep(50)
-  }
+  return { child, stderr: () => stderr }
 }
 
 export function haproxyConfig (port: number, backends: Array<{ name: string, port: number }>): string {

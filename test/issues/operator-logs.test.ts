@@ -1,21 +1,10 @@
-import { Writable } from 'node:stream'
 import t from 'tap'
+import { captureLogger } from '../helpers/logs.js'
 import Fastify from 'fastify'
 import websocket from '@fastify/websocket'
 import readiness from '../../index.js'
 import { Switch } from '../helpers/app.js'
 import { connect, listen, sleep, until } from '../helpers/net.js'
-
-function captureLogger (): { lines: Array<Record<string, any>>, stream: Writable } {
-  const lines: Array<Record<string, any>> = []
-  const stream = new Writable({
-    write (chunk, _enc, done) {
-      for (const line of String(chunk).split('\n')) if (line.trim() !== '') lines.push(JSON.parse(line))
-      done()
-    }
-  })
-  return { lines, stream }
-}
 
 t.test('one startup summary line: phases with durations, the critical path, the budget', async (t) => {
   const { lines, stream } = captureLogger()

@@ -1,21 +1,9 @@
-import { Writable } from 'node:stream'
 import t from 'tap'
+import { captureLogger } from '../helpers/logs.js'
 import Fastify from 'fastify'
 import websocket from '@fastify/websocket'
 import readiness from '../../index.js'
 import { getJson, listen, until } from '../helpers/net.js'
-
-/** A real pino logger (Fastify's) writing JSON lines into an array. */
-function captureLogger (): { lines: Array<Record<string, any>>, stream: Writable } {
-  const lines: Array<Record<string, any>> = []
-  const stream = new Writable({
-    write (chunk, _enc, done) {
-      for (const line of String(chunk).split('\n')) if (line.trim() !== '') lines.push(JSON.parse(line))
-      done()
-    }
-  })
-  return { lines, stream }
-}
 
 t.test('a failed phase never shows its secret: not on /health/ready, /health/startup nor in the log', async (t) => {
   const { lines, stream } = captureLogger()
