@@ -80,13 +80,7 @@ async function dependencyLoad () {
   const storm = async (variant, path) => withServer(variant, async (s) => {
     await sleep(300)
     const before = (await s.get('/__bench/probe-calls')).probeCalls
-    /** A scenario of its own file (runnable alone), its rows added to the table. */
-const section = (title, run) => async () => {
-  console.log(title)
-  for (const row of await run()) note(row)
-}
-
-const started = Date.now()
+    const started = Date.now()
     const rate = await throughput(`${s.base}${path}`, { duration: DURATION })
     const calls = (await s.get('/__bench/probe-calls')).probeCalls - before
     return { rate, callsPerSecond: calls / ((Date.now() - started) / 1000) }
@@ -212,6 +206,12 @@ async function reconnection () {
   })
 }
 
+/** A scenario of its own file (runnable alone), its rows added to the table. */
+const section = (title, run) => async () => {
+  console.log(title)
+  for (const row of await run()) note(row)
+}
+
 const started = Date.now()
 console.log(`fastify-readiness benchmarks${QUICK ? ' (quick)' : ''}: ${os.cpus().length} cores, ${os.cpus()[0]?.model}, Node ${process.version}`)
 for (const bench of [
@@ -259,6 +259,20 @@ Notes:
 - 2: on this machine the gated/ungated comparison swings with run order and GC timing; a CPU profile of the
   server under gated upgrades puts the suite's own functions at under 1 % of its CPU, and a profiled A/B run
   measured 226 µs (gated) vs 243 µs (ungated) of busy CPU per upgrade. The recorded row is kept as measured.
+- 9 (\`bench/otel.js\`): the same server with the OpenTelemetry SDK and its Prometheus exporter installed vs
+  none; without an SDK the metrics plugin subscribes to nothing, so ordinary routes do no metrics work at all.
+- 10 (\`bench/hostile-gate.js\`): 5,000 raw upgrades are held, then the dependency comes up; a 1 ms ticker in the
+  server measures how late the loop turns while every one of them completes its handshake and runs its handler.
+  "All in one turn" is \`releaseBatch: 5000\` (the gate before this release); the default releases 64 per turn.
+  The refused-socket row opens upgrades in accept-then-close mode whose peers never answer the 1013.
+- 11 (\`bench/hostile-redaction.js\`): the redactor before the fix is run on the same inputs in the same process.
+- 12 (\`bench/polling.js\`): attempts per minute a probe makes against a closed PostgreSQL port, before (fixed
+  50 ms until the first pass) and after (jittered backoff to \`interval\`), and how soon it sees the port open.
+- 13 (\`bench/reconnect.js\`): one client against each hostile server of issue 17, before (the client of
+  0.1, built from git) and after; and the aggregate reconnect rate 10,000 clients give a restarting instance,
+  computed by the client's own scheduling code and checked against real sockets at a smaller count.
+- 14 (\`bench/herd.js\`): two instances behind HAProxy, one drains; all-at-once (\`drainSpread: 0\`) vs the spread,
+  side by side in one run.
 `)
   console.log('written: docs/benchmarks.md')
 }

@@ -115,10 +115,16 @@ const healthPlugin: FastifyPluginAsync<HealthPluginOptions> = async (fastify, op
     return body
   }
 
-  async function answer (request: FastifyRequest, reply: FastifyReply, route: HealthRoute): Promise<FastifyReply> {
-    const format = wantsHealthJson(request) ? 'health+json' : defaultFormat
+  // Synchronous unless the policy is a function: a probe hitting /health/ready every second should not pay
+  // for a promise it does not need.
+  function answer (request: FastifyRequest, reply: FastifyReply, route: HealthRoute): FastifyReply | Promise<FastifyReply> {
+    if (typeof route.details !== 'function') return respond(request, reply, route, route.details === 'always')
     // Never rejects: a throwing, hanging or async policy just means "not allowed".
-    const allowed = route.details === 'never' ? false : await detailsAllowed(route.details, request)
+    return detailsAllowed(route.details, request).then((allowed) => respond(request, reply, route, allowed))
+  }
+
+  function respond (request: FastifyRequest, reply: FastifyReply, route: HealthRoute, allowed: boolean): FastifyReply {
+    const format = wantsHealthJson(request) ? 'health+json' : defaultFormat
     // The verdict is read after the (possibly async) policy, so it is the state of now.
     const verdict = route.verdict()
     const retryAfter = verdict === 'fail' && route.scope !== 'live' ? readiness.retryAfterSeconds() : null
@@ -129,7 +135,7 @@ const healthPlugin: FastifyPluginAsync<HealthPluginOptions> = async (fastify, op
     }
     if (verdict === 'fail') reply.code(503)
     if (retryAfter !== null) reply.header('retry-after', String(retryAfter))
-    if (format === 'json' && !allowed && !names) return await reply.type(JSON_TYPE).send(anonymousJson(verdict, retryAfter))
+    if (format === 'json' && !allowed && !names) return reply.type(JSON_TYPE).send(anonymousJson(verdict, retryAfter))
     const group = typeof route.group === 'function' ? route.group() : route.group
     const input: BodyInput = {
       verdict,
@@ -144,7 +150,7 @@ const healthPlugin: FastifyPluginAsync<HealthPluginOptions> = async (fastify, op
     if (info !== undefined) input.info = info
     if (group !== undefined) input.group = group
     const body = buildBody(format, input)
-    return await reply.type(format === 'health+json' ? HEALTH_JSON : JSON_TYPE).send(JSON.stringify(body))
+    return reply.type(format === 'health+json' ? HEALTH_JSON : JSON_TYPE).send(JSON.stringify(body))
   }
 
   function wantsHealthJson (request: FastifyRequest): boolean {
@@ -164,7 +170,7 @@ const healthPlugin: FastifyPluginAsync<HealthPluginOptions> = async (fastify, op
         logLevel,
         // Health routes must answer in every state: never gated by the suite.
         readiness: false,
-        handler: async (request, reply) => await answer(request, reply, route)
+        handler: (request, reply) => answer(request, reply, route)
       })
     }
   }
