@@ -195,7 +195,7 @@ export async function herd () {
   }
   rows.push({ measure: `herd: every drained client back after the first close, all at once (${flat.back}/${flat.drained})`, result: `${flat.backMs} ms`, target: 'reference', met: flat.back >= flat.drained })
   if (spread !== null) {
-    rows.push({ measure: `herd: every drained client back after the first close, spread (${spread.back}/${spread.drained})`, result: `${spread.backMs} ms`, target: `below all-at-once (${flat.backMs} ms)`, met: spread.back >= spread.drained && spread.backMs < flat.backMs })
+    rows.push({ measure: `herd: every drained client back after the first close, spread (${spread.back}/${spread.drained})`, result: `${spread.backMs} ms`, target: `every client back, within all-at-once + the spread window (${flat.backMs} + ${SPREAD_MS} ms): the last close is sent up to the window later by design`, met: spread.back >= spread.drained && spread.backMs <= flat.backMs + SPREAD_MS })
   }
   for (const s of [flat, spread]) if (s !== null && s.exitCode !== 0) rows.push({ measure: 'herd: draining instance exit code', result: String(s.exitCode), target: '0', met: false })
   return rows
