@@ -1,40 +1,10 @@
 import t from 'tap'
-import WebSocket from 'ws'
-import { ReadinessClient, type WebSocketConstructor } from '../lib/client/index.js'
+import { chatUser } from './helpers/chat-user.js'
 import { sleep, until } from './helpers/net.js'
 import { missing, startChat, startHaproxy, type ChatProcess } from './helpers/processes.js'
 import { freePort } from './helpers/servers.js'
 
 const SERVER_ENV = { WARMUP_MS: '800', GATE_MODE: 'reject', DRAIN_DELAY_MS: '500', LOG_LEVEL: 'warn' }
-
-/** A chat user: sends a numbered message every `everyMs`, resends what was not acknowledged after a reconnect. */
-function chatUser (id: string, url: string, everyMs: number) {
-  const client = new ReadinessClient(url, { WebSocket: WebSocket as unknown as WebSocketConstructor, backoff: { initialMs: 100, maxMs: 1000 } })
-  const pending = new Set<string>()
-  const acked = new Set<string>()
-  const ackedBy = new Set<number>()
-  const closeCodes: number[] = []
-  const refusals: number[] = []
-  let sent = 0
-  client.on('message', (data) => {
-    const frame = JSON.parse(String(data)) as { text: string, pid: number }
-    if (pending.delete(frame.text)) { acked.add(frame.text); ackedBy.add(frame.pid) }
-  })
-  client.on('close', ({ code }) => closeCodes.push(code))
-  client.on('refused', ({ status }) => refusals.push(status))
-  // At-least-once: whatever was sent but not seen acknowledged goes again on a new connection.
-  client.on('open', () => { for (const text of pending) client.send(text) })
-  const timer = everyMs > 0 ? setInterval(() => send(), everyMs) : null
-  function send (): void {
-    const text = `${id}-${sent++}`
-    pending.add(text)
-    client.send(text)
-  }
-  return {
-    client, pending, acked, ackedBy, closeCodes, refusals, send,
-    stop () { if (timer !== null) clearInterval(timer) }
-  }
-}
 
 t.test('a rolling restart behind HAProxy: no 1011, every client gets in, no acknowledged message lost',
   { skip: missing('haproxy'), timeout: 120_000 }, async (t) => {

@@ -3,8 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs'
 import { connect as unixConnect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import WebSocket from 'ws'
-import { ReadinessClient, type WebSocketConstructor } from '../lib/client/index.js'
+import { chatUser } from './helpers/chat-user.js'
 import { sleep, until } from './helpers/net.js'
 import { missing, spawnHaproxy, startChat, type ChatProcess } from './helpers/processes.js'
 import { freePort } from './helpers/servers.js'
@@ -68,35 +67,6 @@ backend endpoints
     if (ok) return command
     if (child.exitCode !== null || Date.now() > deadline) throw new Error(`haproxy did not start: ${stderr()}`)
     await sleep(50)
-  }
-}
-
-/** A chat user: a numbered message every `everyMs`; what is not acknowledged is sent again after a reconnect. */
-function chatUser (id: string, url: string, everyMs: number) {
-  const client = new ReadinessClient(url, { WebSocket: WebSocket as unknown as WebSocketConstructor, backoff: { initialMs: 100, maxMs: 1000 } })
-  const pending = new Set<string>()
-  const acked = new Set<string>()
-  const ackedBy = new Set<number>()
-  const closeCodes: number[] = []
-  const refusals: number[] = []
-  let resent = 0
-  let sent = 0
-  client.on('message', (data) => {
-    const frame = JSON.parse(String(data)) as { text: string, pid: number }
-    if (pending.delete(frame.text)) { acked.add(frame.text); ackedBy.add(frame.pid) }
-  })
-  client.on('close', ({ code }) => { closeCodes.push(code) })
-  client.on('refused', ({ status }) => { refusals.push(status) })
-  client.on('open', () => { for (const text of pending) { resent++; client.send(text) } })
-  const timer = setInterval(() => {
-    const text = `${id}-${sent++}`
-    pending.add(text)
-    client.send(text)
-  }, everyMs)
-  return {
-    client, pending, acked, ackedBy, closeCodes, refusals,
-    get resent () { return resent },
-    stop () { clearInterval(timer) }
   }
 }
 
