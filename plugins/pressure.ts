@@ -22,6 +22,8 @@ export interface PressureOptions {
 export const PRESSURE_PLUGIN_NAME = 'fastify-readiness-pressure'
 export const PRESSURE_PROBE = 'pressure'
 
+const THRESHOLDS = ['maxEventLoopDelay', 'maxEventLoopUtilization', 'maxHeapUsedBytes', 'maxRssBytes'] as const
+
 /**
  * Event-loop and memory pressure as a readiness condition. @fastify/under-pressure
  * does the sampling; its own shedding is switched off (its hook would also shed
@@ -30,7 +32,7 @@ export const PRESSURE_PROBE = 'pressure'
  * the gate, and /health/live stays up.
  */
 const pressurePlugin: FastifyPluginAsync<PressureOptions> = async (fastify, opts) => {
-  rejectUnknownPluginKeys('pressure', opts as Record<string, unknown>, ['maxEventLoopDelay', 'maxEventLoopUtilization', 'maxHeapUsedBytes', 'maxRssBytes', 'sampleInterval', 'effect'])
+  rejectUnknownPluginKeys('pressure', opts as Record<string, unknown>, [...THRESHOLDS, 'sampleInterval', 'effect'])
   const maxEventLoopDelay = durationOption('pressure.maxEventLoopDelay', opts.maxEventLoopDelay, 0, { allowZero: true })
   const maxEventLoopUtilization = opts.maxEventLoopUtilization ?? 0
   if (typeof maxEventLoopUtilization !== 'number' || !(maxEventLoopUtilization >= 0 && maxEventLoopUtilization <= 1)) {
@@ -41,7 +43,10 @@ const pressurePlugin: FastifyPluginAsync<PressureOptions> = async (fastify, opts
   const sampleInterval = durationOption('pressure.sampleInterval', opts.sampleInterval, 1000)
   const effect = enumOption('pressure.effect', opts.effect, ['fail', 'warn'] as const, 'fail')
   if (maxEventLoopDelay + maxEventLoopUtilization + maxHeapUsedBytes + maxRssBytes === 0) {
-    throw new ReadinessOptionError('pressure', 'sets no threshold: give at least one of maxEventLoopDelay, maxEventLoopUtilization, maxHeapUsedBytes, maxRssBytes')
+    // A single threshold set to 0 is the mistake to name (0 means "off" for under-pressure), not the section.
+    const given = THRESHOLDS.filter((key) => opts[key] !== undefined)
+    const option = given.length === 1 ? `pressure.${given[0]}` : 'pressure'
+    throw new ReadinessOptionError(option, `sets no threshold (0 turns a threshold off): give at least one of ${THRESHOLDS.join(', ')} above 0`)
   }
   // Sampled by an @fastify/under-pressure of our own, registered in a child context of its own: its
   // decorators, its onRequest hook and its shedding stay in there, where no route is. So it never sheds an

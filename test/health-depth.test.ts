@@ -158,6 +158,9 @@ t.test('pressure: effect warn degrades instead of failing', async (t) => {
 t.test('pressure options are validated', async (t) => {
   for (const [pressure, message] of [
     [{}, /option "pressure" sets no threshold/],
+    // Found by the property suite: the one threshold given, set to 0, is the option to name.
+    [{ maxEventLoopDelay: 0 }, /option "pressure.maxEventLoopDelay" sets no threshold/],
+    [{ maxEventLoopDelay: 0, maxRssBytes: 0 }, /option "pressure" sets no threshold/],
     [{ maxEventLoopUtilization: 2 }, /option "pressure.maxEventLoopUtilization" must be a number between 0 and 1/],
     [{ maxEventLoopDelay: -5 }, /option "pressure.maxEventLoopDelay" must be a non-negative number/],
     [{ maxEventLoopDelay: 50, effect: 'shed' }, /option "pressure.effect" must be one of 'fail', 'warn'/]
