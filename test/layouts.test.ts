@@ -75,7 +75,7 @@ function app (t: Test): FastifyInstance {
   return instance
 }
 
-const layouts: Array<{ name: string, build: (t: Test, h: Harness, mode: GateMode) => Promise<FastifyInstance> }> = [
+const layouts: Array<{ name: string, build: (t: Test, h: Harness, mode: GateMode) => Promise<FastifyInstance>, path?: string }> = [
   {
     name: 'the README\'s way: suite, then @fastify/websocket, then routes',
     build: async (t, h, mode) => {
@@ -151,6 +151,29 @@ const layouts: Array<{ name: string, build: (t: Test, h: Harness, mode: GateMode
     }
   },
   {
+    // The backstop once let an unadmitted upgrade through when findRoute() without the request's
+    // constraints found no route: every constrained route declared before the suite failed open.
+    name: 'a WebSocket route with a host constraint declared before the suite',
+    build: async (t, h, mode) => {
+      const a = app(t)
+      await a.register(websocket)
+      a.get('/chat', { websocket: true, constraints: { host: /^127\.0\.0\.1(:\d+)?$/ } }, h.handler)
+      await a.register(readiness, h.options(mode))
+      return a
+    }
+  },
+  {
+    name: 'a parametric WebSocket route declared before the suite',
+    build: async (t, h, mode) => {
+      const a = app(t)
+      await a.register(websocket)
+      a.get('/chat/:room', { websocket: true }, h.handler)
+      await a.register(readiness, h.options(mode))
+      return a
+    },
+    path: '/chat/lobby'
+  },
+  {
     name: 'WebSocket routes in a plugin registered before the suite',
     build: async (t, h, mode) => {
       const a = app(t)
@@ -178,7 +201,7 @@ for (const layout of layouts) {
       await t.test(`${mode} mode`, async (t) => {
         const h = harness()
         const built = await layout.build(t, h, mode)
-        await storm(t, built, h)
+        await storm(t, built, h, layout.path)
       })
     }
   })

@@ -70,3 +70,25 @@ t.test('open injectWS sockets do not make app.close() wait out the drain timeout
   t.ok(took < 2500, `close() took ${took} ms with drainTimeout 5000`)
   t.same(await Promise.all(codes), [1012, 1012, 1012], 'each got the drain\'s 1012')
 })
+
+t.test('injectWS sockets on routes the gate did not admit (opted out, declared before the suite) do not make close() wait either', async (t) => {
+  for (const layout of ['readiness: false', 'declared before the suite'] as const) {
+    const a = Fastify()
+    await a.register(websocket)
+    const echo = (socket: import('ws').WebSocket): void => { socket.on('message', (d) => socket.send(`echo ${d.toString()}`)) }
+    if (layout === 'declared before the suite') a.get('/ws', { websocket: true }, echo)
+    await a.register(readiness, { probes: { db: async () => {} }, websocket: { drainTimeout: 10_000 }, shutdown: { signals: false, delay: 0 } })
+    if (layout === 'readiness: false') a.get('/ws', { websocket: true, readiness: false }, echo)
+    await a.ready()
+    await until(() => a.readiness.isReady())
+    const ws = await a.injectWS('/ws')
+    const code = new Promise<number>((resolve) => ws.once('close', (c) => resolve(c)))
+    const started = Date.now()
+    // @fastify/websocket came first, so its own preClose would close with 1005 before a bare close()'s
+    // drain: the shutdown sequence drains first in every layout.
+    await a.readiness.shutdown()
+    const took = Date.now() - started
+    t.ok(took < 5000, `${layout}: shutdown took ${took} ms with drainTimeout 10000`)
+    t.equal(await code, 1012, `${layout}: the peer got the drain's 1012`)
+  }
+})
