@@ -4,7 +4,7 @@ import { createNoopMeter, metrics, type MeterProvider } from '@opentelemetry/api
 import { ReadinessOptionError } from '../lib/errors.js'
 import { describe } from '../lib/options.js'
 import { bindReadinessMetrics } from '../lib/metrics.js'
-import { ensureReadiness, rejectUnknownPluginKeys } from './shared.js'
+import { claimPart, ensureReadiness, rejectUnknownPluginKeys } from './shared.js'
 
 export interface MetricsPluginOptions {
   /**
@@ -31,6 +31,7 @@ const metricsPlugin: FastifyPluginAsync<MetricsPluginOptions> = async (fastify, 
     throw new ReadinessOptionError('metrics.meterProvider', `must be an OpenTelemetry MeterProvider (with getMeter()), got ${describe(provider)}`)
   }
   const readiness = ensureReadiness(fastify)
+  claimPart(fastify, 'the metrics')
   let unbind: (() => void) | null = null
 
   // Bound before probes start and phases run (this plugin's onReady comes first in the umbrella).

@@ -4,7 +4,7 @@ import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
 import { ReadinessOptionError } from '../lib/errors.js'
 import { describe, durationOption, enumOption, integerOption } from '../lib/options.js'
 import { PROBES_PLUGIN_NAME } from './probes.js'
-import { ensureReadiness, rejectUnknownPluginKeys } from './shared.js'
+import { claimPart, ensureReadiness, rejectUnknownPluginKeys } from './shared.js'
 
 export interface PressureOptions {
   /** Event-loop delay above which the instance is under pressure, in ms. */
@@ -48,6 +48,7 @@ const pressurePlugin: FastifyPluginAsync<PressureOptions> = async (fastify, opts
     const option = given.length === 1 ? `pressure.${given[0]}` : 'pressure'
     throw new ReadinessOptionError(option, `sets no threshold (0 turns a threshold off): give at least one of ${THRESHOLDS.join(', ')} above 0`)
   }
+  claimPart(fastify, 'the pressure probe')
   // Sampled by an @fastify/under-pressure of our own, registered in a child context of its own: its
   // decorators, its onRequest hook and its shedding stay in there, where no route is. So it never sheds an
   // app route (a route's config.pressureHandler included) and coexists with an @fastify/under-pressure the

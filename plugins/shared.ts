@@ -1,7 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import { Readiness, type ReadinessApi } from '../lib/readiness.js'
 import type { GateMode } from '../lib/route-gate.js'
-import { ReadinessOptionError } from '../lib/errors.js'
 import { rejectUnknownKeys } from '../lib/options.js'
 
 /** The suite's own view of the readiness state (wiring included); apps see `ReadinessApi`. */
@@ -44,6 +43,23 @@ export function rejectUnknownPluginKeys (path: string, opts: Record<string, unkn
   rejectUnknownKeys(path, opts, [...allowed, ...FASTIFY_KEYS])
 }
 
+/** Thrown when a part of the suite is registered twice in one app: not an option, a layout. */
+export class ReadinessRegistrationError extends Error {
+  readonly code = 'FST_READINESS_REGISTERED_TWICE'
+  readonly part: string
+
+  constructor (part: string) {
+    super(`fastify-readiness: this app registers ${part} a second time. Register fastify-readiness once, at the root (the umbrella already includes every part), or its parts one by one without the umbrella.`)
+    this.name = 'ReadinessRegistrationError'
+    this.part = part
+  }
+}
+
+/**
+ * Keyed by the HTTP server, which every encapsulation context of one app shares: two suites in
+ * sibling plugins (each with a state of its own) would otherwise both gate and both answer
+ * /health/*, and fail later on a duplicated route with an error that does not say why.
+ */
 const claimed = new WeakMap<object, Set<string>>()
 
 /**
@@ -52,15 +68,12 @@ const claimed = new WeakMap<object, Set<string>>()
  * with an error that does not say why. Throws an error that names the part.
  */
 export function claimPart (fastify: FastifyInstance, part: string): void {
-  const readiness = fastify.readiness
-  let parts = claimed.get(readiness)
+  let parts = claimed.get(fastify.server)
   if (parts === undefined) {
     parts = new Set()
-    claimed.set(readiness, parts)
+    claimed.set(fastify.server, parts)
   }
-  if (parts.has(part)) {
-    throw new ReadinessOptionError('', `registers ${part} a second time in this app. Register fastify-readiness once (the umbrella already includes every part), or its parts one by one without the umbrella.`)
-  }
+  if (parts.has(part)) throw new ReadinessRegistrationError(part)
   parts.add(part)
 }
 
@@ -71,7 +84,21 @@ export function claimPart (fastify: FastifyInstance, part: string): void {
 export function ensureReadiness (fastify: FastifyInstance): AppReadiness {
   if (!fastify.hasDecorator('readiness')) {
     fastify.decorate('readiness', new Readiness<FastifyInstance>(fastify, fastify.log))
+    warnIfEncapsulated(fastify)
   }
   // The decorator is always this class; the public type only hides its wiring.
   return fastify.readiness as AppReadiness
+}
+
+/**
+ * Fastify names the root context "fastify" and prefixes the names of the plugins that share it
+ * ("fastify -> a -> b"); a plugin not wrapped in fastify-plugin starts a name of its own. The gate
+ * still guards every upgrade from there (its backstop sits on the ws server), but `app.readiness`
+ * and the routes' `readiness` options are only seen inside that plugin: say so once, at start.
+ */
+function warnIfEncapsulated (fastify: FastifyInstance): void {
+  const name = fastify.pluginName
+  if (name === 'fastify' || name.startsWith('fastify -> ')) return
+  const plugin = name.split(' -> ')[0]?.split(' -- ')[0]?.slice(0, 80) ?? ''
+  fastify.log.warn({ plugin }, `fastify-readiness is registered inside the encapsulated plugin "${plugin}": app.readiness, and readiness options on routes outside that plugin, are not seen at the root. Wrap that plugin with fastify-plugin, or register fastify-readiness at the root (docs/configuration.md, "Where to register").`)
 }

@@ -7,7 +7,7 @@ import { detectPlatform } from '../lib/platform.js'
 import { ShutdownSequence } from '../lib/shutdown.js'
 import { shutdownSettings, shutdownWarnings } from '../lib/shutdown-defaults.js'
 import { onShutdownSignal, SIGNALS, type Signal } from '../lib/shutdown-signals.js'
-import { ensureReadiness, rejectUnknownPluginKeys } from './shared.js'
+import { claimPart, ensureReadiness, rejectUnknownPluginKeys } from './shared.js'
 
 export interface ShutdownPluginOptions {
   /**
@@ -50,6 +50,7 @@ const shutdownPlugin: FastifyPluginAsync<ShutdownPluginOptions> = async (fastify
   const platform = detectPlatform(process.env)
   const settings = shutdownSettings({ platform: platform.name, env: process.env, delay, timeout, gracePeriodSeconds })
   const readiness = ensureReadiness(fastify)
+  claimPart(fastify, 'the shutdown sequence')
 
   // In-flight requests, for the log line of a timed-out shutdown. Upgrades are counted as sockets by the gate.
   let inFlight = 0

@@ -6,7 +6,7 @@ import type { ConnectionReadiness } from '../lib/route-gate.js'
 import type { ReadinessStatus } from '../lib/readiness.js'
 import { detailsAllowed, parseDetailsPolicy, type DetailsPolicy } from './details-policy.js'
 import { PROBES_PLUGIN_NAME } from './probes.js'
-import { ensureReadiness, rejectUnknownPluginKeys } from './shared.js'
+import { claimPart, ensureReadiness, rejectUnknownPluginKeys } from './shared.js'
 import { statusPageHtml } from './status-page-html.js'
 
 export interface StatusPageOptions {
@@ -39,6 +39,7 @@ const statusPagePlugin: FastifyPluginAsync<StatusPageOptions> = async (fastify, 
   const refreshMs = durationOption('statusPage.refreshInterval', opts.refreshInterval, 1000)
   if (refreshMs < 250) throw new ReadinessOptionError('statusPage.refreshInterval', `must be at least 250 ms (every open page polls at this rate), got ${refreshMs}`)
   const readiness = ensureReadiness(fastify)
+  claimPart(fastify, 'the status page')
 
   // A probe's first pass is not kept by the probe itself: note it once, as it happens.
   const firstPass = new Map<string, string>()

@@ -5,7 +5,7 @@ import fp from 'fastify-plugin'
 import websocket from '@fastify/websocket'
 import autoload from '@fastify/autoload'
 import type { WebSocket } from 'ws'
-import readiness, { type FastifyReadinessOptions, type GateMode } from '../index.js'
+import readiness, { readinessHealth, readinessMetrics, readinessPressure, readinessShutdown, readinessStatusPage, readinessWebSocketGate, type FastifyReadinessOptions, type GateMode } from '../index.js'
 import { connect, listen, sleep } from './helpers/net.js'
 
 /**
@@ -222,7 +222,34 @@ t.test('layouts the suite cannot protect fail at start, naming the fix', async (
   await t.test('the suite registered twice (umbrella twice, or umbrella and a part)', async (t) => {
     const a = app(t)
     await a.register(readiness)
-    await t.rejects(async () => { await a.register(readiness); await a.ready() }, /registers the (probes plugin|health routes|startup phases|WebSocket gate) a second time/)
+    await t.rejects(async () => { await a.register(readiness); await a.ready() }, /registers the (metrics|probes plugin) a second time/)
+  })
+
+  // Each suite in a sibling plugin had a state of its own, so nothing saw the second one: it failed on
+  // FST_ERR_DUPLICATED_ROUTE '/health/live', or (health: false) silently gated the other's routes.
+  await t.test('the suite in two sibling plugins', async (t) => {
+    for (const health of [undefined, false] as const) {
+      const a = app(t)
+      void a.register(async (f) => { await f.register(readiness, { health, shutdown: { signals: false } }) })
+      void a.register(async (f) => { await f.register(readiness, { health, shutdown: { signals: false } }) })
+      await t.rejects(a.ready(), { code: 'FST_READINESS_REGISTERED_TWICE', message: /this app registers the (metrics|probes plugin) a second time/ }, `health: ${String(health)}`)
+    }
+  })
+
+  await t.test('the umbrella and each part registered beside it', async (t) => {
+    const parts: Array<[string, FastifyPluginAsync<any>, Record<string, unknown>, RegExp]> = [
+      ['health', readinessHealth, {}, /the health routes/],
+      ['gate', readinessWebSocketGate, {}, /the WebSocket gate/],
+      ['shutdown', readinessShutdown, { signals: false }, /the shutdown sequence/],
+      ['metrics', readinessMetrics, {}, /the metrics/],
+      ['status page', readinessStatusPage, {}, /the status page/],
+      ['pressure', readinessPressure, { maxEventLoopDelay: 1000 }, /the pressure probe/]
+    ]
+    for (const [name, part, options, message] of parts) {
+      const a = app(t)
+      await a.register(readiness, { statusPage: {}, pressure: { maxEventLoopDelay: 1000 }, shutdown: { signals: false } })
+      await t.rejects(async () => { await a.register(part, options); await a.ready() }, { code: 'FST_READINESS_REGISTERED_TWICE', message }, name)
+    }
   })
 })
 
@@ -241,4 +268,24 @@ t.test('an ungated route is named in the log, once, with the fix', async (t) => 
   t.equal(named[0]?.level, 50, 'as an error while the app is not ready')
   t.match(named[0]?.msg, /register fastify-readiness at the root, awaited, before your routes/)
   t.equal(h.counts.runs, 0)
+})
+
+t.test('the suite inside a plugin without fastify-plugin says at start that app.readiness is not at the root', async (t) => {
+  const lines: Array<{ level: number, msg: string, plugin?: string }> = []
+  const a = Fastify({ logger: { level: 'warn', stream: { write: (line: string) => { lines.push(JSON.parse(line)) } } } })
+  t.teardown(() => a.close())
+  await a.register(async function health (f) { await f.register(readiness, { probes: { db: async () => {} }, shutdown: { signals: false } }) })
+  await a.ready()
+  t.equal(a.readiness, undefined, 'not at the root')
+  const warned = lines.filter((l) => /registered inside the encapsulated plugin "health"/.test(l.msg))
+  t.equal(warned.length, 1, 'one warning naming the plugin')
+  t.match(warned[0]?.msg, /Wrap that plugin with fastify-plugin/)
+
+  lines.length = 0
+  const b = Fastify({ logger: { level: 'warn', stream: { write: (line: string) => { lines.push(JSON.parse(line)) } } } })
+  t.teardown(() => b.close())
+  await b.register(fp(async (f) => { await f.register(readiness, { probes: { db: async () => {} }, shutdown: { signals: false } }) }))
+  await b.ready()
+  t.type(b.readiness, 'object')
+  t.same(lines.filter((l) => /encapsulated/.test(l.msg)), [], 'no warning at the root')
 })
