@@ -9,6 +9,7 @@ export { default as readinessWebSocketGate, type WebSocketGateOptions } from './
 export { default as readinessPressure, type PressureOptions } from './plugins/pressure.js'
 export { default as readinessHealth, type HealthPluginOptions, type DetailsPolicy } from './plugins/health.js'
 export type { AppReadiness, RouteReadinessOptions } from './plugins/shared.js'
+export { ReadinessRegistrationError } from './plugins/shared.js'
 export { Readiness, type ReadinessStatus, type ReadinessEvents, type StartupMode, type ReadinessLogger } from './lib/readiness.js'
 export type { ProbeCheck, ProbeStatus, ProbeSnapshot } from './lib/probe.js'
 export type { ProbeDefinition, ProbeObjectDefinition } from './lib/probe-options.js'

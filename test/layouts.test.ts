@@ -232,7 +232,7 @@ t.test('layouts the suite cannot protect fail at start, naming the fix', async (
       const a = app(t)
       void a.register(async (f) => { await f.register(readiness, { health, shutdown: { signals: false } }) })
       void a.register(async (f) => { await f.register(readiness, { health, shutdown: { signals: false } }) })
-      await t.rejects(a.ready(), { code: 'FST_READINESS_REGISTERED_TWICE', message: /this app registers the (metrics|probes plugin) a second time/ }, `health: ${String(health)}`)
+      await t.rejects(async () => { await a.ready() }, { code: 'FST_READINESS_REGISTERED_TWICE', message: /this app registers the (metrics|probes plugin) a second time/ }, `health: ${String(health)}`)
     }
   })
 
