@@ -1,73 +1,80 @@
-import closeWithGrace from 'close-with-grace'
 import type { ReadinessLogger } from './readiness.js'
 
-export type Signal = closeWithGrace.Signals
+export type Signal = 'SIGHUP' | 'SIGINT' | 'SIGQUIT' | 'SIGILL' | 'SIGTRAP' | 'SIGABRT' | 'SIGBUS' | 'SIGFPE' | 'SIGSEGV' | 'SIGUSR2' | 'SIGTERM'
 
-/** Every signal close-with-grace can listen to. */
+/** The signals close-with-grace listens to, and so may be named in `shutdown.signals`. */
 export const SIGNALS: readonly Signal[] = ['SIGHUP', 'SIGINT', 'SIGQUIT', 'SIGILL', 'SIGTRAP', 'SIGABRT', 'SIGBUS', 'SIGFPE', 'SIGSEGV', 'SIGUSR2', 'SIGTERM']
-/** close-with-grace also closes on errors and on beforeExit; a library has no business deciding those. */
-const NOT_OURS = ['uncaughtException', 'unhandledRejection', 'beforeExit'] as const
+
+/**
+ * The same signal again within this window is one signal delivered twice, not a person pressing
+ * Ctrl-C again: under `npm start` the terminal signals the whole process group and npm forwards the
+ * signal to its child as well (systemd's control-group kill does the same), so node gets two within a
+ * millisecond. close-with-grace, whose convention this follows otherwise, exits on that second one.
+ */
+export const DUPLICATE_SIGNAL_MS = 100
 
 export interface SignalSubscriber {
-  run: (signal: Signal | undefined) => Promise<void>
+  run: (signal: Signal) => Promise<void>
   log: ReadinessLogger
 }
 
-interface Installation {
-  handlers: { uninstall: () => void }
-  subscribers: Set<SignalSubscriber>
-}
-
 /**
- * One close-with-grace installation per set of signals, shared by every app
- * of the process that asked for that set: a test file that builds 200 apps
- * (or a process hosting several) adds one listener per signal, not 200, and
- * the listeners go when the last of those apps closes. The first signal runs
- * every subscriber's sequence and exits 0 when all finished (1 when one
- * failed or timed out); a second signal exits 1 at once.
+ * One listener per signal for the whole process, shared by every app in it that
+ * asked for that signal: a test file that builds 200 apps (or a process hosting
+ * several) adds one listener per signal, not 200, and a signal's listener goes
+ * when the last app that asked for it closes. As close-with-grace does: the first
+ * signal runs the sequence of every app that asked for it and exits 0 when all
+ * finished (1 when one failed or timed out), and a second signal exits 1 at once.
+ * One process-wide state, so that an app that finishes first cannot exit the
+ * process under another app still draining.
  */
-const installations = new Map<string, Installation>()
+const subscribers = new Map<SignalSubscriber, readonly Signal[]>()
+const listening = new Set<Signal>()
+let first: { signal: Signal, at: number } | null = null
 
 export function onShutdownSignal (signals: readonly Signal[], subscriber: SignalSubscriber): () => void {
-  const key = [...signals].sort().join(',')
-  let installation = installations.get(key)
-  if (installation === undefined) {
-    const subscribers = new Set<SignalSubscriber>()
-    const handlers = closeWithGrace({
-      // Each sequence is bounded by its own shutdown.timeout, which logs what was still open.
-      delay: false,
-      logger: false,
-      skip: [...SIGNALS.filter((s) => !signals.includes(s)), ...NOT_OURS],
-      onSecondSignal: (signal) => {
-        for (const s of subscribers) s.log.error({ signal }, `second ${signal} during shutdown: exiting at once`)
-      }
-    }, async ({ signal }) => {
-      const running = [...subscribers]
-      const results = await Promise.allSettled(running.map(async (s) => {
-        s.log.info({ signal }, `${signal ?? 'signal'} received: shutting down`)
-        await s.run(signal)
-      }))
-      let failed = false
-      results.forEach((result, i) => {
-        if (result.status === 'rejected') {
-          failed = true
-          // A timeout has been logged by the sequence itself, with what was still open.
-          if ((result.reason as Error)?.name !== 'ShutdownTimeoutError') running[i]?.log.error({ err: result.reason as Error }, 'shutdown failed')
-        }
-      })
-      if (failed) throw new Error('shutdown failed')
-    })
-    installation = { handlers, subscribers }
-    installations.set(key, installation)
+  subscribers.set(subscriber, signals)
+  for (const signal of signals) {
+    if (listening.has(signal)) continue
+    listening.add(signal)
+    process.on(signal, onSignal)
   }
-  const { subscribers } = installation
-  subscribers.add(subscriber)
   return () => {
     subscribers.delete(subscriber)
-    // Once a signal has been received, close-with-grace has swapped in its second-signal handlers; those stay.
-    if (subscribers.size === 0 && installations.get(key) === installation) {
-      installations.delete(key)
-      installation.handlers.uninstall()
+    // Once a signal has been received the listeners stay: they are what makes a second signal exit at once.
+    if (first !== null) return
+    const wanted = new Set([...subscribers.values()].flat())
+    for (const signal of listening) {
+      if (wanted.has(signal)) continue
+      listening.delete(signal)
+      process.removeListener(signal, onSignal)
     }
   }
+}
+
+function onSignal (signal: Signal): void {
+  if (first === null) {
+    first = { signal, at: performance.now() }
+    void runAll(signal, [...subscribers].filter(([, signals]) => signals.includes(signal)).map(([s]) => s))
+    return
+  }
+  if (signal === first.signal && performance.now() - first.at < DUPLICATE_SIGNAL_MS) return
+  for (const s of subscribers.keys()) s.log.error({ signal }, `second ${signal} during shutdown: exiting at once`)
+  process.exit(1)
+}
+
+async function runAll (signal: Signal, running: SignalSubscriber[]): Promise<void> {
+  const results = await Promise.allSettled(running.map(async (s) => {
+    s.log.info({ signal }, `${signal} received: shutting down`)
+    await s.run(signal)
+  }))
+  let failed = false
+  results.forEach((result, i) => {
+    if (result.status === 'rejected') {
+      failed = true
+      // A timeout has been logged by the sequence itself, with what was still open.
+      if ((result.reason as Error)?.name !== 'ShutdownTimeoutError') running[i]?.log.error({ err: result.reason as Error }, 'shutdown failed')
+    }
+  })
+  process.exit(failed ? 1 : 0)
 }

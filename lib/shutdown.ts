@@ -85,7 +85,7 @@ export class ShutdownSequence {
     steps.startDraining()
     if (aborting) {
       // Never ready, so in no load balancer's rotation: nothing to keep serving.
-      this.#log.warn({ reason }, 'shutdown during startup: aborting the phases under way')
+      this.#log.info({ reason }, 'shutdown during startup: aborting the phases under way')
       steps.abortStartup()
     } else if (this.#delay > 0) {
       this.#stage = 'delay'

@@ -54,13 +54,23 @@ const shutdownPlugin: FastifyPluginAsync<ShutdownPluginOptions> = async (fastify
 
   // In-flight requests, for the log line of a timed-out shutdown. Upgrades are counted as sockets by the gate.
   let inFlight = 0
+  let whenIdle: Array<() => void> = []
   fastify.addHook('onRequest', function countInFlight (request, reply, next) {
     if (request.ws !== true) {
       inFlight++
-      reply.raw.once('close', () => { inFlight-- })
+      reply.raw.once('close', requestDone)
     }
     next()
   })
+  function requestDone (): void {
+    if (--inFlight > 0 || whenIdle.length === 0) return
+    const waiting = whenIdle
+    whenIdle = []
+    for (const resolve of waiting) resolve()
+  }
+  const noRequestInFlight = async (): Promise<void> => {
+    if (inFlight > 0) await new Promise<void>((resolve) => whenIdle.push(resolve))
+  }
 
   // From the first step on, every response ends its keep-alive connection: the client's next request opens
   // a new one, which kube-proxy or the load balancer sends to another instance. Otherwise a client pinned
@@ -75,7 +85,18 @@ const shutdownPlugin: FastifyPluginAsync<ShutdownPluginOptions> = async (fastify
     startupRunning: () => readiness.startupState === 'running',
     abortStartup: () => { void readiness.close() },
     closeConnections: async () => await readiness.closeConnections(),
-    close: async () => await fastify.close(),
+    close: async () => {
+      const closed = fastify.close()
+      // server.close() ends idle keep-alive connections, but not one that never finished a request (a
+      // browser's preconnect, a slow or stuck client): it would hold the close until shutdown.timeout.
+      // Once no request is in flight, every connection left is one of those.
+      await noRequestInFlight()
+      closeAllConnections(fastify.server)
+      await closed
+      // listen({ host: 'localhost' }) can open a second server, whose close Fastify does not wait for:
+      // its requests are counted here too, and the process must not exit under them.
+      await noRequestInFlight()
+    },
     openWork: () => {
       const ws = readiness.websocket?.getConnectionReadiness()
       return { inFlightRequests: inFlight, openSockets: ws?.open ?? 0, heldUpgrades: ws?.held ?? 0 }
@@ -97,6 +118,12 @@ const shutdownPlugin: FastifyPluginAsync<ShutdownPluginOptions> = async (fastify
     for (const warning of shutdownWarnings({ settings, drainBudgetMs })) fastify.log.warn({ platform: platform.name }, `fastify-readiness: ${warning}`)
     hookDone()
   })
+}
+
+function closeAllConnections (server: unknown): void {
+  // node:http and node:https servers have it; an HTTP/2 server does not, and closes its sessions itself.
+  const close = (server as { closeAllConnections?: () => void }).closeAllConnections
+  if (typeof close === 'function') close.call(server)
 }
 
 function parseSignals (value: unknown): Signal[] | false {

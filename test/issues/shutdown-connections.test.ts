@@ -1,0 +1,71 @@
+import t from 'tap'
+import { connect as tcpConnect, type Socket } from 'node:net'
+import { request } from 'node:http'
+import { fileURLToPath } from 'node:url'
+import { closed, connect } from '../helpers/net.js'
+import { messages, startChild } from '../fixtures/shutdown-child.js'
+
+/**
+ * Issue 15, found in a hostile trial: the connections and signals the close
+ * step did not expect. Each case is a real process receiving a real signal.
+ */
+
+const BOTH_LOCALHOSTS = fileURLToPath(new URL('../fixtures/localhost-both.mjs', import.meta.url))
+
+function rawSocket (port: number, send: string): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = tcpConnect(port, '127.0.0.1', () => { if (send !== '') socket.write(send); resolve(socket) })
+    socket.on('error', reject)
+  })
+}
+
+// Node's server.close() ends idle keep-alive connections but not one that never finished a request, so
+// 5 such clients (a browser's preconnect, a slow client) held every termination to shutdown.timeout and
+// exit 1, with a log that listed nothing open.
+t.test('connections that never sent a whole request do not hold the shutdown', async (t) => {
+  const app = await startChild(t, { SHUTDOWN_OPTS: JSON.stringify({ delay: 0, timeout: 8000 }) })
+  const sockets = await Promise.all([
+    ...Array.from({ length: 3 }, async () => await rawSocket(app.port!, '')),
+    ...Array.from({ length: 3 }, async () => await rawSocket(app.port!, 'GET /work HTTP/1.1\r\nHost: x\r\n'))
+  ])
+  const ends = sockets.map((s) => new Promise<void>((resolve) => { s.once('close', () => resolve()); s.on('error', () => {}) }))
+  const signalled = app.kill('SIGTERM')
+  const { code, at } = await app.exited
+  t.equal(code, 0, 'exit code 0, not a timeout')
+  t.ok(at - signalled < 4000, `exited ${at - signalled} ms after SIGTERM (shutdown.timeout 8000)`)
+  t.ok(messages(app).includes('shutdown complete'))
+  t.notOk(messages(app).some((m) => m.startsWith('shutdown timed out')), 'no timeout logged')
+  await Promise.all(ends)
+})
+
+t.test('a request in flight still finishes when a stuck connection is cut', async (t) => {
+  const app = await startChild(t, { SHUTDOWN_OPTS: JSON.stringify({ delay: 0, timeout: 8000 }), SLOW_MS: '1200' })
+  const stuck = await rawSocket(app.port!, 'GET /work HTTP/1.1\r\n')
+  stuck.on('error', () => {})
+  const slow = fetch(`http://127.0.0.1:${app.port!}/slow`).then(async (r) => ({ status: r.status, body: await r.json() }))
+  await app.waitLog((l) => l.msg === 'incoming request' && (l.req as { url?: string })?.url === '/slow')
+  app.kill('SIGTERM')
+  t.match(await slow, { status: 200, body: { ok: true } }, 'the in-flight request got its answer')
+  t.equal((await app.exited).code, 0)
+})
+
+// The same signal twice within a moment (npm start under Ctrl-C) is tested with npm itself, in
+// test/shutdown-npm-start.test.ts: two kill() calls from here can reach the child as one.
+
+// listen({ host: 'localhost' }) opens a server per address; app.close() waits for the first only, so the
+// process exited under a request on the other one and reported a clean shutdown.
+t.test('listen on localhost with two servers: a request in flight on the second one finishes before exit', async (t) => {
+  const app = await startChild(t, { HOST: 'localhost', NODE_OPTIONS: `--import=${BOTH_LOCALHOSTS}`, SHUTDOWN_OPTS: JSON.stringify({ delay: 0, timeout: 8000 }), SLOW_MS: '1500' })
+  const listening = app.logs.find((l) => typeof l.listening === 'number') as { addresses: Array<{ address: string, family: string }> }
+  t.same(listening.addresses.map((a) => a.family).sort(), ['IPv4', 'IPv6'], 'two servers')
+  // Only the second server is busy: the first one's close resolves at once, which is when the process exited.
+  const results = ['::1'].map((host) => new Promise<{ host: string, status: number | string }>((resolve) => {
+    const req = request({ host, port: app.port!, path: '/slow' }, (res) => { res.resume(); res.on('end', () => resolve({ host, status: res.statusCode ?? 0 })) })
+    req.on('error', (err) => resolve({ host, status: err.message }))
+    req.end()
+  }))
+  await app.waitLog((l) => l.msg === 'incoming request' && (l.req as { url?: string })?.url === '/slow')
+  app.kill('SIGTERM')
+  t.same(await Promise.all(results), [{ host: '::1', status: 200 }], 'the request on the second server got its answer')
+  t.equal((await app.exited).code, 0)
+})
