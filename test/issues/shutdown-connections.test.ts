@@ -2,7 +2,6 @@ import t from 'tap'
 import { connect as tcpConnect, type Socket } from 'node:net'
 import { request } from 'node:http'
 import { fileURLToPath } from 'node:url'
-import { closed, connect } from '../helpers/net.js'
 import { messages, startChild } from '../fixtures/shutdown-child.js'
 
 /**
