@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http'
+import { Server } from 'node:net'
 import type { Duplex } from 'node:stream'
 import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest, onRequestHookHandler, RouteOptions } from 'fastify'
@@ -106,6 +107,8 @@ const websocketGate: FastifyPluginAsync<WebSocketGateOptions> = async (fastify, 
   /** Sockets accepted only to be closed with 1013 (accept-then-close), bounded by `maxHeld`. */
   const refusing = new Set<WebSocket>()
   const reportedPaths = new Set<string>()
+  /** HTTP servers other than the app's own that WebSocket upgrades came in on. */
+  const upgradeServers = new Set<Server>()
   let sawWebSocketRoute = false
 
   function adoptServer (wss: WebSocketServer): void {
@@ -115,7 +118,11 @@ const websocketGate: FastifyPluginAsync<WebSocketGateOptions> = async (fastify, 
     // Sockets are counted per route so shutdown and /health/websocket see them all.
     wss.on('connection', (socket: WebSocket, request: IncomingMessage) => {
       // injectWS's fake request has no socket; its WebSocket never sees its stream close by itself.
-      if ((request.socket as Duplex | undefined) === undefined) inMemoryClients.add(socket)
+      const accepted = request.socket as (Duplex & { server?: unknown }) | undefined
+      if (accepted === undefined) inMemoryClients.add(socket)
+      // @fastify/websocket's `options.server` listens for upgrades on a server of the app's own, which
+      // only the sockets it accepted name (net.Socket#server): the close-time refuser must go there too.
+      else if (accepted.server instanceof Server && accepted.server !== fastify.server) upgradeServers.add(accepted.server)
       const route = routeOf.get(request)
       if (route !== undefined) {
         route.open.add(socket)
@@ -370,11 +377,11 @@ const websocketGate: FastifyPluginAsync<WebSocketGateOptions> = async (fastify, 
   fastify.addHook('preClose', async function closeConnections () {
     // Fastify has closed its routes by now and would answer an arriving upgrade with a 503 that
     // leaves the socket open (it is detached from Node's HTTP machinery). Answer first, and close.
-    fastify.server.prependListener('upgrade', refuseWhileClosing)
+    for (const server of [fastify.server, ...upgradeServers]) server.prependListener('upgrade', refuseWhileClosing)
     await readiness.closeConnections()
   })
   fastify.addHook('onClose', function stopRefusing (_instance, hookDone) {
-    fastify.server.removeListener('upgrade', refuseWhileClosing)
+    for (const server of [fastify.server, ...upgradeServers]) server.removeListener('upgrade', refuseWhileClosing)
     hookDone()
   })
   function refuseWhileClosing (request: IncomingMessage, socket: Duplex): void {

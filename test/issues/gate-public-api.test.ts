@@ -4,7 +4,7 @@ import websocket from '@fastify/websocket'
 import { WebSocketServer } from 'ws'
 import readiness from '../../index.js'
 import { Switch } from '../helpers/app.js'
-import { closed, connect, listen, sleep, until } from '../helpers/net.js'
+import { closed, connect, listen, rawUpgrade, sleep, until } from '../helpers/net.js'
 
 /** Issue 12: the gate lives with other libraries through public APIs only. */
 
@@ -111,4 +111,32 @@ t.test('listen on localhost (IPv4 and IPv6 servers): both are gated and drained'
   }
   await app.close()
   for (const end of await Promise.all(open)) t.equal(end.code, 1012, 'drained with 1012')
+})
+
+// The close-time refuser went on app.server only: with @fastify/websocket's `options.server`, an upgrade
+// arriving during the drain got Fastify's 503 and its socket stayed open.
+t.test('with @fastify/websocket\'s options.server, an upgrade during the drain gets the suite\'s 503 and is closed', async (t) => {
+  const { createServer } = await import('node:http')
+  const custom = createServer((_req, res) => { res.end('custom') })
+  const app = Fastify()
+  await app.register(readiness, { websocket: { drainTimeout: 2000 }, shutdown: { signals: false } })
+  await app.register(websocket, { options: { server: custom } })
+  app.get('/ws', { websocket: true }, () => {})
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  await new Promise<void>((resolve) => custom.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => { custom.close() })
+  const port = (custom.address() as import('node:net').AddressInfo).port
+  await until(() => app.readiness.isReady())
+  // A peer that never answers the close frame keeps the drain busy for its drainTimeout.
+  const silent = await rawUpgrade(port, '/ws')
+  await until(() => silent.received().startsWith('HTTP/1.1 101'))
+  const closing = app.close()
+  await sleep(100)
+  const late = await rawUpgrade(port, '/ws')
+  const ended = await Promise.race([late.ended.then(() => true), sleep(1500).then(() => false)])
+  t.match(late.received(), /^HTTP\/1\.1 503 /, 'the suite\'s 503')
+  t.match(late.received(), /"state":"draining"/, 'with its body')
+  t.ok(ended, 'and the socket was closed, not left half-open')
+  silent.socket.destroy()
+  await closing
 })
