@@ -5,7 +5,7 @@ import type { Platform } from './platform.js'
 import { ReadinessOptionError, WaitTimeoutError, type PhaseError } from './errors.js'
 import { logError } from './log-error.js'
 import { redactMessage } from './redact.js'
-import { isPlainObject, nameOption } from './options.js'
+import { describe, durationOption, isPlainObject, nameOption, readOptions } from './options.js'
 import { assertAcyclic, criticalPathBudget, validatePhaseGraph, type PhaseConfig } from './phase-options.js'
 import { Probe, type ProbeCheck, type ProbeSnapshot, type ProbeStatus } from './probe.js'
 import { parseProbe, type ProbeObjectDefinition } from './probe-options.js'
@@ -187,6 +187,21 @@ export class Readiness<App = unknown> extends EventEmitter<ReadinessEvents> impl
   }
 
   /**
+   * Every listener runs, whatever the others do. One that throws, or returns a
+   * promise that rejects, is logged at error level naming the event, and
+   * nothing else happens: readiness, startup and the gate (which emits through
+   * here too) never depend on an app's listener, and the process does not crash.
+   */
+  override emit<K> (event: K | keyof ReadinessEvents, ...args: K extends keyof ReadinessEvents ? ReadinessEvents[K] : never): boolean {
+    // The gate emits on every upgrade: with nobody listening, nothing is allocated.
+    if (this.listenerCount(event as keyof ReadinessEvents) === 0) return false
+    // A copy (as EventEmitter makes), with `once` wrappers that remove themselves when called.
+    const listeners = this.rawListeners(event as keyof ReadinessEvents) as Array<(...values: unknown[]) => unknown>
+    for (const listener of listeners) this.#callListener(String(event), listener, args)
+    return true
+  }
+
+  /**
    * The WebSocket layer's view (`isReadyForConnections`, `getConnectionReadiness`).
    * Without the gate plugin: plain readiness and no routes, never null.
    */
@@ -212,7 +227,8 @@ export class Readiness<App = unknown> extends EventEmitter<ReadinessEvents> impl
     const path = `probes.${String(name)}`
     nameOption('probes', name)
     this.#assertFreeName(path, name)
-    const definition = typeof check === 'function' ? { ...options, check } : isPlainObject(check) ? { ...check, ...options } : check
+    const extra = readProbeOptions(path, options)
+    const definition = typeof check === 'function' ? { ...extra, check } : isPlainObject(check) ? { ...readOptions(path, check), ...extra } : check
     const probe = new Probe(name, parseProbe(path, definition), (p, previous) => this.#onProbeChange(p, previous), (p, err) => {
       this.#log.debug({ probe: p.name, err: logError(err) }, 'readiness probe check failed')
     })
@@ -374,6 +390,7 @@ export class Readiness<App = unknown> extends EventEmitter<ReadinessEvents> impl
    * skipped), when `timeout` ms pass first, or when it does not exist.
    */
   async waitForPhase (name: string, { timeout, signal }: { timeout?: number, signal?: AbortSignal } = {}): Promise<void> {
+    const ms = waitTimeout('waitForPhase.timeout', timeout)
     if (!this.#phaseConfigs.has(name)) {
       throw new ReadinessOptionError('waitForPhase', `names unknown phase "${name}" (known phases: ${[...this.#phaseConfigs.keys()].join(', ') || 'none'})`)
     }
@@ -381,7 +398,7 @@ export class Readiness<App = unknown> extends EventEmitter<ReadinessEvents> impl
       const state = this.#runner?.phaseState(name)
       if (state === 'failed' || state === 'skipped') throw this.#runner?.phaseError(name) as Error
       return state === 'done'
-    }, `phase "${name}"`, timeout, signal)
+    }, `phase "${name}"`, ms, signal)
   }
 
   // ---------------------------------------------------------------- manual control
@@ -398,8 +415,7 @@ export class Readiness<App = unknown> extends EventEmitter<ReadinessEvents> impl
     if (this.#outOfService === text) return
     this.#outOfService = text
     this.#log.info({ reason: text }, 'taken out of service')
-    this.emit('outOfService', text)
-    this.#recompute('out of service')
+    this.#recompute('out of service', () => this.emit('outOfService', text))
   }
 
   /** Puts the instance back in service; readiness follows phases and probes again. */
@@ -407,8 +423,7 @@ export class Readiness<App = unknown> extends EventEmitter<ReadinessEvents> impl
     if (this.#outOfService === null) return
     this.#outOfService = null
     this.#log.info({}, 'back in service')
-    this.emit('outOfService', null)
-    this.#recompute('in service')
+    this.#recompute('in service', () => this.emit('outOfService', null))
   }
 
   /** lightship's name for `setOutOfService`. */
@@ -435,8 +450,8 @@ export class Readiness<App = unknown> extends EventEmitter<ReadinessEvents> impl
     if (this.#brokenTimer !== null) clearTimeout(this.#brokenTimer)
     this.#brokenTimer = null
     this.#log.error({ reason: this.#broken }, 'liveness failed: the process is broken and should be restarted')
-    this.emit('broken', this.#broken)
-    this.#recompute('broken')
+    const reasonText = this.#broken
+    this.#recompute('broken', () => this.emit('broken', reasonText))
   }
 
   /** Liveness: true until the process is marked broken. */
@@ -526,7 +541,8 @@ export class Readiness<App = unknown> extends EventEmitter<ReadinessEvents> impl
    * with a WaitTimeoutError after `timeout` ms, or with the signal's reason.
    */
   async waitFor (requires: readonly string[] | undefined, { timeout, signal }: { timeout?: number, signal?: AbortSignal } = {}): Promise<void> {
-    await this.#waitUntil(() => this.meets(requires), requires === undefined ? 'readiness' : requires.join(', '), timeout, signal)
+    const ms = waitTimeout('waitFor.timeout', timeout)
+    await this.#waitUntil(() => this.meets(requires), requires === undefined ? 'readiness' : requires.join(', '), ms, signal)
   }
 
   /** Subscribes to every change of state; returns the unsubscribe function. Cheap: no event args. */
@@ -587,7 +603,8 @@ export class Readiness<App = unknown> extends EventEmitter<ReadinessEvents> impl
         platform: this.#platform?.name ?? 'local',
         environment: this.#platform?.environment ?? 'development',
         criticalPath: runner?.criticalPath() ?? [],
-        error: failure === null ? null : { phase: failure.phase, message: redactMessage(String(failure.message)) }
+        // Redacted once, when the runner stored it: not on every request.
+        error: failure === null ? null : { phase: failure.phase, message: runner?.failureShown?.message ?? '' }
       },
       phases: runner?.snapshot() ?? {},
       probes,
@@ -601,8 +618,7 @@ export class Readiness<App = unknown> extends EventEmitter<ReadinessEvents> impl
   startDraining (): void {
     if (this.#draining) return
     this.#draining = true
-    this.emit('draining')
-    this.#recompute('draining')
+    this.#recompute('draining', () => this.emit('draining'))
   }
 
   /** Shutdown's close step: gated routes stop admitting and held upgrades are answered. Idempotent. */
@@ -610,8 +626,7 @@ export class Readiness<App = unknown> extends EventEmitter<ReadinessEvents> impl
     this.startDraining()
     if (this.#closing) return
     this.#closing = true
-    this.emit('closing')
-    this.#recompute('closing')
+    this.#recompute('closing', () => this.emit('closing'))
   }
 
   /**
@@ -705,8 +720,9 @@ export class Readiness<App = unknown> extends EventEmitter<ReadinessEvents> impl
       const level = this.#closing || this.#closed ? 'info' : this.startupState === 'done' || previous === 'pass' ? 'warn' : 'info'
       this.#log[level](entry, 'readiness probe changed')
     }
-    this.emit('probeChanged', probe.name, probe.status, previous)
-    this.#recompute(`probe ${probe.name} ${probe.status}`)
+    // State first: a listener reading isReady() sees the new verdict, and one that throws cannot skip it.
+    const status = probe.status
+    this.#recompute(`probe ${probe.name} ${status}`, () => this.emit('probeChanged', probe.name, status, previous))
   }
 
   // Probe flips are rare, so a recount beats keeping incremental counters right.
@@ -727,21 +743,46 @@ export class Readiness<App = unknown> extends EventEmitter<ReadinessEvents> impl
     return this.#runner === null ? this.#phaseConfigs.size === 0 && this.#probesStarted : this.#runner.state === 'done'
   }
 
-  #recompute (reason: string): void {
+  /**
+   * Settles the state, then tells listeners: `first` (the event of the change
+   * itself), then `ready`/`notReady` if the verdict flipped, then every
+   * onChange listener. No listener runs before the state is settled.
+   */
+  #recompute (reason: string, first?: () => void): void {
     const ready = this.#startupDone() && this.#criticalNotPassing === 0 && !this.#draining && !this.#closed && this.#outOfService === null
-    if (ready !== this.#ready) {
-      this.#ready = ready
-      if (ready) {
-        this.#log.info({}, 'ready')
-        this.emit('ready')
-      } else {
-        // Shutdown and a manual switch are intended: not worth a warning.
-        const intended = this.#draining || this.#closed || this.#outOfService !== null
-        this.#log[intended ? 'info' : 'warn']({ reason, missing: this.missing() }, 'not ready')
-        this.emit('notReady', reason)
-      }
+    const flipped = ready !== this.#ready
+    this.#ready = ready
+    if (flipped) {
+      // Shutdown and a manual switch are intended: not worth a warning.
+      const intended = this.#draining || this.#closed || this.#outOfService !== null
+      if (ready) this.#log.info({}, 'ready')
+      else this.#log[intended ? 'info' : 'warn']({ reason, missing: this.missing() }, 'not ready')
     }
-    for (const listener of this.#changeListeners) listener()
+    first?.()
+    if (flipped) {
+      if (ready) this.emit('ready')
+      else this.emit('notReady', reason)
+    }
+    for (const listener of [...this.#changeListeners]) this.#callListener('onChange', listener, [])
+  }
+
+  #callListener (event: string, listener: (...values: unknown[]) => unknown, args: unknown[]): void {
+    try {
+      const result = Reflect.apply(listener, this, args)
+      if (typeof (result as { then?: unknown } | null)?.then === 'function') {
+        (result as PromiseLike<unknown>).then(undefined, (err: unknown) => this.#listenerFailed(event, err))
+      }
+    } catch (err) {
+      this.#listenerFailed(event, err)
+    }
+  }
+
+  #listenerFailed (event: string, err: unknown): void {
+    try {
+      this.#log.error({ event, err: logError(err) }, `a '${event}' listener of app.readiness threw; readiness is unaffected`)
+    } catch {
+      // A logger that throws must not undo the isolation either.
+    }
   }
 
   /** Once startup has ended: the one summary line, and the liveness grace after a failure. */
@@ -801,4 +842,17 @@ export class Readiness<App = unknown> extends EventEmitter<ReadinessEvents> impl
       signal?.removeEventListener('abort', onOuterAbort)
     })
   }
+}
+
+/** The waits' `timeout`: omitted or Infinity waits without a bound; otherwise what a Node timer can wait. */
+function waitTimeout (path: string, value: unknown): number | undefined {
+  if (value === undefined || value === Infinity) return undefined
+  return durationOption(path, value, 0, { allowZero: true })
+}
+
+/** `addProbe`'s third argument, read once (a getter that throws is named by its path). */
+function readProbeOptions (path: string, value: unknown): Record<string, unknown> {
+  if (value === undefined) return {}
+  if (!isPlainObject(value)) throw new ReadinessOptionError(path, `options must be a plain object, got ${describe(value)}`)
+  return readOptions(path, value)
 }

@@ -1,7 +1,8 @@
 import { raceAbort } from './abort.js'
 import { PhaseError, toError } from './errors.js'
+import { logError } from './log-error.js'
 import type { PhaseConfig } from './phase-options.js'
-import { redactError, type RedactedError } from './redact.js'
+import { redactError, redactMessage, type RedactedError } from './redact.js'
 
 /** Expected duration of a phase before any phase has finished, in ms. */
 const FIRST_GUESS_MS = 1000
@@ -41,6 +42,8 @@ interface PhaseRecord<App> {
   startedAt: number | null
   finishedAt: number | null
   error: PhaseError | null
+  /** `error` as snapshots show it, computed once when it is stored. */
+  shown: RedactedError | null
   controller: AbortController | null
 }
 
@@ -61,12 +64,14 @@ export class StartupRunner<App> {
   #remaining = 0
   #closed = false
   #settle: { resolve: () => void, reject: (err: Error) => void } | null = null
+  /** PhaseErrors this runner made itself (timeouts, aborts): their text holds no user data. */
+  readonly #own = new WeakSet<object>()
   #completion: Promise<void> | null = null
 
   constructor (phases: Iterable<PhaseConfig<App>>, host: StartupHost<App>) {
     this.#host = host
     for (const config of phases) {
-      this.#phases.set(config.name, { config, state: 'pending', startedAt: null, finishedAt: null, error: null, controller: null })
+      this.#phases.set(config.name, { config, state: 'pending', startedAt: null, finishedAt: null, error: null, shown: null, controller: null })
       this.#dependents.set(config.name, [])
     }
     for (const { config } of this.#phases.values()) {
@@ -76,6 +81,8 @@ export class StartupRunner<App> {
 
   get state (): StartupState { return this.#state }
   get failure (): PhaseError | null { return this.#failure }
+  /** The first failure as snapshots show it (redacted and cut once, when it was stored). */
+  get failureShown (): RedactedError | null { return this.#failure === null ? null : this.#phases.get(this.#failure.phase)?.shown ?? null }
   get startedAt (): number | null { return this.#startedAt }
   get finishedAt (): number | null { return this.#finishedAt }
   has (name: string): boolean { return this.#phases.has(name) }
@@ -111,7 +118,7 @@ export class StartupRunner<App> {
   close (): void {
     this.#closed = true
     for (const record of this.#phases.values()) {
-      record.controller?.abort(new PhaseError(record.config.name, 'aborted: the app is closing'))
+      record.controller?.abort(this.#ownError(record.config.name, 'aborted: the app is closing'))
     }
   }
 
@@ -122,7 +129,7 @@ export class StartupRunner<App> {
     // Only phases under way are aborted; pending ones always wait on one of
     // them and are skipped when it fails, so the error names where time went.
     for (const record of unfinished) {
-      record.controller?.abort(new PhaseError(record.config.name, `did not finish within ${label} ${timeout} ms (unfinished: ${names})`))
+      record.controller?.abort(this.#ownError(record.config.name, `did not finish within ${label} ${timeout} ms (unfinished: ${names})`))
     }
   }
 
@@ -137,7 +144,7 @@ export class StartupRunner<App> {
         startedAt: r.startedAt === null ? null : new Date(r.startedAt).toISOString(),
         finishedAt: r.finishedAt === null ? null : new Date(r.finishedAt).toISOString(),
         durationMs: r.startedAt !== null && r.finishedAt !== null ? r.finishedAt - r.startedAt : null,
-        error: r.error === null ? null : redactError(r.error)
+        error: r.shown
       }
     }
     return out
@@ -237,50 +244,73 @@ export class StartupRunner<App> {
     const timer = setTimeout(() => {
       const waitingOn = record.state === 'waiting' ? this.#host.notPassing(probes) : []
       const detail = waitingOn.length > 0 ? ` while waiting for probes: ${waitingOn.join(', ')}` : record.state === 'running' ? ' while running' : ''
-      controller.abort(new PhaseError(name, `timed out after ${timeout} ms${detail}`))
+      controller.abort(this.#ownError(name, `timed out after ${timeout} ms${detail}`))
     }, timeout)
+    let failure: PhaseError | null = null
     try {
       if (probes.length > 0) await this.#host.waitForProbes(probes, controller.signal)
       record.state = 'running'
       this.#host.onStateChange()
       if (run !== undefined) await raceAbort(() => run(this.#host.app, controller.signal), controller.signal)
-      clearTimeout(timer)
-      record.controller = null
-      this.#complete(record)
     } catch (err) {
-      clearTimeout(timer)
-      record.controller = null
-      const reason = controller.signal.aborted ? controller.signal.reason : err
-      const failure = reason instanceof PhaseError ? reason : new PhaseError(name, `failed: ${toError(reason).message}`, { cause: reason })
-      this.#fail(record, failure)
+      failure = this.#toFailure(name, controller.signal.aborted ? controller.signal.reason : err)
     }
+    clearTimeout(timer)
+    record.controller = null
+    // Outside the try: what runs after the phase (events, other phases) cannot turn its success into a failure.
+    if (failure === null) this.#complete(record)
+    else this.#fail(record, failure)
   }
 
+  /**
+   * The error a phase fails with, redacted and bounded once, here: it reaches
+   * `/health`, the log, `phaseFailed` listeners, `waitForPhase` and, in
+   * blocking mode, the error `ready()`/`listen()` reject with, which apps log
+   * whole (pino prints `cause` too). So the message is redacted, and the cause
+   * is a redacted copy (its frames kept, for debugging), never the original.
+   */
+  #toFailure (name: string, reason: unknown): PhaseError {
+    if (this.#own.has(reason as object)) return reason as PhaseError
+    return new PhaseError(name, `failed: ${redactMessage(toError(reason).message)}`, { cause: logError(reason) })
+  }
+
+  #ownError (name: string, message: string): PhaseError {
+    const error = new PhaseError(name, message)
+    this.#own.add(error)
+    return error
+  }
+
+  #store (record: PhaseRecord<App>, error: PhaseError): void {
+    record.error = error
+    record.shown = redactError(error)
+  }
+
+  // State first (done, the count, startup's own state), then the host hears of it.
   #complete (record: PhaseRecord<App>): void {
     record.state = 'done'
     record.finishedAt = Date.now()
-    this.#host.onPhaseFinished(record.config.name, record.finishedAt - (record.startedAt as number))
     this.#remaining--
+    if (this.#remaining === 0 && this.#failure === null) this.#finish()
+    this.#host.onPhaseFinished(record.config.name, record.finishedAt - (record.startedAt as number))
     for (const dependent of this.#dependents.get(record.config.name) ?? []) {
       const next = this.#phases.get(dependent) as PhaseRecord<App>
       if (next.state === 'pending' && next.config.after.every((d) => this.#phases.get(d)?.state === 'done')) void this.#launch(next)
     }
-    if (this.#remaining === 0 && this.#failure === null) this.#finish()
     this.#host.onStateChange()
   }
 
   #fail (record: PhaseRecord<App>, error: PhaseError): void {
     record.state = 'failed'
     record.finishedAt = Date.now()
-    record.error = error
+    this.#store(record, error)
     this.#skipDependents(record.config.name)
-    this.#host.onPhaseFailed(record.config.name, error)
     if (this.#failure === null) {
       this.#failure = error
       this.#state = 'failed'
       this.#finishedAt = Date.now()
       this.#settle?.reject(error)
     }
+    this.#host.onPhaseFailed(record.config.name, error)
     this.#host.onStateChange()
   }
 
@@ -289,7 +319,7 @@ export class StartupRunner<App> {
       const record = this.#phases.get(dependent) as PhaseRecord<App>
       if (record.state !== 'pending') continue
       record.state = 'skipped'
-      record.error = new PhaseError(dependent, `skipped: phase "${name}" before it did not finish`)
+      this.#store(record, this.#ownError(dependent, `skipped: phase "${name}" before it did not finish`))
       this.#skipDependents(dependent)
     }
   }
