@@ -1,5 +1,6 @@
 import { types } from 'node:util'
-import { ReadinessOptionError } from './errors.js'
+import { ReadinessOptionError, safeString } from './errors.js'
+import { redactMessage } from './redact.js'
 
 /**
  * Small validators for plugin options. Each names the option path in its error,
@@ -21,19 +22,50 @@ export function isPlainObject (value: unknown): value is Record<string, unknown>
   return proto === Object.prototype || proto === null
 }
 
+/** A copy (see `readOptions`): callers iterate it without running the user's getters again. */
 export function objectOption (path: string, value: unknown): Record<string, unknown> {
   if (value === undefined) return {}
   if (!isPlainObject(value)) throw new ReadinessOptionError(path, `must be a plain object, got ${describe(value)}`)
-  return value
+  return readOptions(path, value)
 }
 
+/**
+ * Every parser calls this first, the sections of files that read their options
+ * directly included, so a getter that throws is reported here, naming its option
+ * path, instead of surfacing later as a bare `Error` from deep inside the suite.
+ */
 export function rejectUnknownKeys (path: string, value: Record<string, unknown>, allowed: readonly string[]): void {
   for (const key of Object.keys(value)) {
     if (!allowed.includes(key)) {
-      const where = path === '' ? key : `${path}.${key}`
-      throw new ReadinessOptionError(where, `is not a known option (known here: ${allowed.join(', ')})`)
+      throw new ReadinessOptionError(join(path, key), `is not a known option (known here: ${allowed.join(', ')})`)
     }
+    const descriptor = Object.getOwnPropertyDescriptor(value, key)
+    if (descriptor?.get !== undefined) readEntry(path, value, key)
   }
+}
+
+/**
+ * A copy of a plain option object's own enumerable entries, each read once.
+ * Null-prototype, so an own `__proto__` key stays an entry (and is then refused
+ * by `nameOption`) instead of silently becoming the copy's prototype.
+ */
+export function readOptions (path: string, value: Record<string, unknown>): Record<string, unknown> {
+  const out = Object.create(null) as Record<string, unknown>
+  for (const key of Object.keys(value)) out[key] = readEntry(path, value, key)
+  return out
+}
+
+function readEntry (path: string, value: Record<string, unknown>, key: string): unknown {
+  try {
+    return value[key]
+  } catch (err) {
+    throw new ReadinessOptionError(join(path, key), `could not be read: its getter threw ${JSON.stringify(redactMessage(safeString(err)).slice(0, 120))}`)
+  }
+}
+
+function join (path: string, key: string): string {
+  const shown = key.length > 100 ? `${key.slice(0, 100)}…` : key
+  return path === '' ? shown : `${path}.${shown}`
 }
 
 export function durationOption (path: string, value: unknown, fallback: number, { allowZero = false } = {}): number {

@@ -1,5 +1,5 @@
 import { ReadinessOptionError } from './errors.js'
-import { durationOption, functionOption, isPlainObject, describe, rejectUnknownKeys, stringListOption } from './options.js'
+import { durationOption, functionOption, isPlainObject, describe, nameOption, readOptions, rejectUnknownKeys, stringListOption } from './options.js'
 
 /** A phase's work. `app` is whatever the host passes (the Fastify instance in the plugin). */
 export type PhaseRun<App = unknown> = (app: App, signal: AbortSignal) => unknown
@@ -35,13 +35,22 @@ export interface PhaseConfig<App = unknown> {
 export const PHASE_DEFAULT_TIMEOUT = 30_000
 const PHASE_KEYS = ['after', 'probes', 'run', 'timeout', 'expected'] as const
 
-export function parsePhase<App> (path: string, name: string, definition: unknown): PhaseConfig<App> {
-  if (typeof definition === 'function') {
-    return { name, after: [], probes: [], run: definition as PhaseRun<App>, timeout: PHASE_DEFAULT_TIMEOUT }
+/**
+ * `section` is where the phases sit (`phases`). The name is checked first, with
+ * the rule probe names follow: it becomes a JSON key (`__proto__` would vanish
+ * from every snapshot), a log field, a metric label and part of error paths.
+ */
+export function parsePhase<App> (section: string, name: string, value: unknown): PhaseConfig<App> {
+  nameOption(section, name)
+  const path = `${section}.${name}`
+  if (typeof value === 'function') {
+    return { name, after: [], probes: [], run: value as PhaseRun<App>, timeout: PHASE_DEFAULT_TIMEOUT }
   }
-  if (!isPlainObject(definition)) {
-    throw new ReadinessOptionError(path, `must be a run function or an object ({ after, probes, run, timeout, expected }), got ${describe(definition)}`)
+  if (!isPlainObject(value)) {
+    throw new ReadinessOptionError(path, `must be a run function or an object ({ after, probes, run, timeout, expected }), got ${describe(value)}`)
   }
+  // Read once: every getter runs here, and one that throws is named by its path.
+  const definition = readOptions(path, value)
   rejectUnknownKeys(path, definition, PHASE_KEYS)
   const config: PhaseConfig<App> = {
     name,

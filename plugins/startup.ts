@@ -44,7 +44,7 @@ const startupPlugin: FastifyPluginAsync<StartupPluginOptions> = async (fastify, 
   const readiness = ensureReadiness(fastify)
   claimPart(fastify, 'the startup phases')
   const phases = objectOption('phases', opts.phases)
-  readiness.addPhases(Object.entries(phases).map(([name, definition]) => parsePhase<FastifyInstance>(`phases.${name}`, name, definition)))
+  readiness.addPhases(Object.entries(phases).map(([name, definition]) => parsePhase<FastifyInstance>('phases', name, definition)))
   const mode = enumOption<StartupMode>('startup.mode', opts.mode, ['background', 'blocking'], 'background')
   readiness.startupMode = mode
   const timeout = durationOption('startup.timeout', opts.timeout, 0) || undefined
