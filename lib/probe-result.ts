@@ -40,13 +40,9 @@ const STATUSES = new Set(['pass', 'warn', 'fail'])
  */
 export function parseResult (value: unknown): ParsedResult {
   if (!isPlainRecord(value)) return { status: 'pass' }
-  let keys: string[]
-  try {
-    keys = Object.keys(value)
-  } catch {
-    return { status: 'pass' }
-  }
-  if (keys.length === 0 || !keys.every((k) => RESULT_KEYS.has(k))) return { status: 'pass' }
+  // At most RESULT_KEYS.size keys can all be result keys: a longer object stops early.
+  const keys = ownKeys(value, RESULT_KEYS.size + 1)
+  if (keys === null || keys.length === 0 || !keys.every((k) => RESULT_KEYS.has(k))) return { status: 'pass' }
   const read = (key: string): unknown => {
     try {
       return value[key]
@@ -110,7 +106,12 @@ function copy (value: unknown, depth: number, budget: { nodes: number }, seen: S
   if (value === null) return null
   const object = value as object
   if (types.isProxy(object) || seen.has(object) || depth >= MAX_DEPTH) return undefined
-  if (object instanceof Date) return Number.isFinite(object.getTime()) ? object.toISOString() : null
+  // Only a real Date, read through the built-in methods: `Object.create(Date.prototype)`
+  // passes `instanceof` and throws on getTime(), a subclass may override toISOString().
+  if (types.isDate(object)) {
+    const time = Date.prototype.getTime.call(object)
+    return Number.isFinite(time) ? Date.prototype.toISOString.call(object) : null
+  }
   seen.add(object)
   try {
     if (Array.isArray(object)) {
@@ -123,16 +124,13 @@ function copy (value: unknown, depth: number, budget: { nodes: number }, seen: S
     }
     if (!isPlainRecord(object)) return undefined
     const out: Record<string, unknown> = {}
-    let keys: string[]
-    try {
-      keys = Object.keys(object)
-    } catch {
-      return undefined
-    }
-    for (const key of keys.slice(0, MAX_ENTRIES)) {
-      const safeKey = key.slice(0, MAX_STRING)
+    const keys = ownKeys(object, MAX_ENTRIES)
+    if (keys === null) return undefined
+    for (const key of keys) {
+      // Keys reach the body as they are, so they are redacted like values (`{ 'postgres://u:pw@h': 1 }`).
+      const safeKey = redactMessage(key).slice(0, MAX_STRING)
       if (safeKey === '__proto__') continue
-      if (SECRET_KEY.test(safeKey)) {
+      if (SECRET_KEY.test(key.slice(0, MAX_STRING))) {
         out[safeKey] = '***'
         continue
       }
@@ -143,6 +141,26 @@ function copy (value: unknown, depth: number, budget: { nodes: number }, seen: S
   } finally {
     seen.delete(object)
   }
+}
+
+/**
+ * The first `max` own enumerable keys (null: enumeration threw), stopping there
+ * rather than copying every key into an array. V8 still collects the keys of a
+ * dictionary-mode object before the first iteration (a 200,000-key object costs
+ * about what Object.keys does, ~50 ms); the cap bounds all the work after that.
+ */
+function ownKeys (object: object, max: number): string[] | null {
+  const keys: string[] = []
+  try {
+    for (const key in object) {
+      if (!Object.prototype.hasOwnProperty.call(object, key)) continue
+      keys.push(key)
+      if (keys.length >= max) break
+    }
+  } catch {
+    return null
+  }
+  return keys
 }
 
 function readGuarded (object: object, key: string | number): unknown {
