@@ -63,7 +63,9 @@ function suiteJson (input: BodyInput): object {
     const status = input.status()
     if (input.scope === 'startup') return { ...base, startup: status.startup, phases: status.phases }
     if (input.scope === 'websocket') return { ...base, websocket: input.websocket(), missing: status.missing }
-    return { ...base, ...status, websocket: input.websocket() }
+    // The route's verdict wins over the snapshot's overall one: a group that excludes a failing
+    // check answers 200, and its body must say `pass` and `ready: true` with it, not the app's `fail`.
+    return { ...base, ...status, status: input.verdict, ready: input.verdict !== 'fail', websocket: input.websocket() }
   }
   if (input.names) {
     const status = input.status()

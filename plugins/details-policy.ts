@@ -55,7 +55,8 @@ export function bearerToken (tokens: string | readonly string[]): (request: Fast
   const digests = list.map(digest)
   return (request) => {
     const header = request.headers.authorization
-    if (typeof header !== 'string' || !header.startsWith('Bearer ')) return false
+    // RFC 7235: the auth scheme is case-insensitive (`bearer`, `BEARER`), then one or more spaces.
+    if (typeof header !== 'string' || header.slice(0, 6).toLowerCase() !== 'bearer' || (header[6] !== ' ' && header[6] !== '\t')) return false
     const presented = digest(header.slice(7).trim())
     let match = false
     for (const expected of digests) match = timingSafeEqual(presented, expected) || match

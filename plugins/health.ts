@@ -124,7 +124,7 @@ const healthPlugin: FastifyPluginAsync<HealthPluginOptions> = async (fastify, op
   }
 
   function respond (request: FastifyRequest, reply: FastifyReply, route: HealthRoute, allowed: boolean): FastifyReply {
-    const format = wantsHealthJson(request) ? 'health+json' : defaultFormat
+    const format = negotiate(request.headers.accept, defaultFormat)
     // The verdict is read after the (possibly async) policy, so it is the state of now.
     const verdict = route.verdict()
     const retryAfter = verdict === 'fail' && route.scope !== 'live' ? readiness.retryAfterSeconds() : null
@@ -151,11 +151,6 @@ const healthPlugin: FastifyPluginAsync<HealthPluginOptions> = async (fastify, op
     if (group !== undefined) input.group = group
     const body = buildBody(format, input)
     return reply.type(format === 'health+json' ? HEALTH_JSON : JSON_TYPE).send(JSON.stringify(body))
-  }
-
-  function wantsHealthJson (request: FastifyRequest): boolean {
-    const accept = request.headers.accept
-    return accept !== undefined && accept.includes(HEALTH_JSON)
   }
 
   const seen = new Set<string>()
@@ -189,6 +184,42 @@ const healthPlugin: FastifyPluginAsync<HealthPluginOptions> = async (fastify, op
 // and `*` are Fastify route parameters, `%` and spaces need encoding, and `.`
 // or `..` segments are normalised away by clients and proxies.
 const PREFIX = /^(?:\/(?!\.{1,2}(?:\/|$))[A-Za-z0-9._~-]+)+$/
+
+/**
+ * The body format for an Accept header, by media type and quality (not a
+ * substring: `application/health+jsonx` is not health+json). health+json when
+ * the client names it with a quality above 0 and at least plain JSON's; JSON
+ * when the client prefers it (or refuses health+json with `q=0`); else the default.
+ */
+function negotiate (accept: string | undefined, fallback: HealthFormat): HealthFormat {
+  if (accept === undefined) return fallback
+  // The common case costs one substring test: kubelets and load balancers never ask for health+json.
+  if (fallback === 'json' && !accept.toLowerCase().includes(HEALTH_JSON)) return 'json'
+  const health = quality(accept, HEALTH_JSON)
+  const json = quality(accept, 'application/json')
+  if (health.named && health.q > 0 && health.q >= json.q) return 'health+json'
+  return json.q > health.q ? 'json' : fallback
+}
+
+/** The quality the header gives `type`, from its most specific range (the type itself, then `application/` wildcards, then any type), and whether it names it. */
+function quality (accept: string, type: string): { q: number, named: boolean } {
+  let best = { q: 0, specificity: -1, named: false }
+  for (const range of accept.toLowerCase().split(',')) {
+    const [media = '', ...params] = range.split(';')
+    const name = media.trim()
+    const specificity = name === type ? 2 : name === 'application/*' ? 1 : name === '*/*' ? 0 : -1
+    if (specificity < best.specificity || specificity === -1) continue
+    let q = 1
+    for (const param of params) {
+      const [key, value] = param.split('=').map((part) => part.trim())
+      // RFC 9110 qvalues: 0 to 1, at most three decimals; anything else is ignored.
+      if (key === 'q' && value !== undefined && /^(?:0(?:\.\d{0,3})?|1(?:\.0{0,3})?)$/.test(value)) q = Number(value)
+    }
+    // Equally specific ranges (a type listed twice): the higher quality counts.
+    if (specificity > best.specificity || q > best.q) best = { q, specificity, named: best.named || specificity === 2 }
+  }
+  return { q: best.q, named: best.named }
+}
 
 function parsePrefix (value: unknown): string {
   if (value === undefined) return '/health'
@@ -258,10 +289,15 @@ function parseAdditionalPaths (value: unknown): Record<'live' | 'ready' | 'start
   return out
 }
 
-/** A plain static path: no parameters, wildcards, query or fragment (each would make the route something else). */
+/**
+ * A plain static path, by the prefix's rule: no parameters, wildcards, query
+ * or fragment (each would make the route something else), and no `.` or `..`
+ * segment (`/..` or `/a/./b` is normalised by clients and proxies into a path
+ * the route never sees).
+ */
 function parsePath (path: string, value: unknown): string {
-  if (typeof value !== 'string' || !/^(\/[A-Za-z0-9._~-]+)+$/.test(value)) {
-    throw new ReadinessOptionError(path, `must be a static path like "/livez" (letters, digits, ".", "_", "~", "-" between slashes), got ${describe(value)}`)
+  if (typeof value !== 'string' || value.length > 200 || !PREFIX.test(value)) {
+    throw new ReadinessOptionError(path, `must be a static path like "/livez" (letters, digits, ".", "_", "~", "-" between slashes, no "." or ".." segments), got ${describe(value)}`)
   }
   return value
 }
