@@ -2,9 +2,12 @@ import t from 'tap'
 import { Redis } from 'ioredis'
 import WebSocket from 'ws'
 import { withDelivery, memoryDedupe, redisDedupe } from '../index.js'
+import { deliveryIdle } from '../lib/delivery/index.js'
+import { ReadinessClient, type WebSocketConstructor } from '../lib/client/index.js'
 import { ackFrame, messageFrame } from '../lib/client/frames.js'
 import { buildApp } from './helpers/app.js'
-import { connect, listen, until } from './helpers/net.js'
+import { connect, listen, sleep, until } from './helpers/net.js'
+import { redisServer } from './helpers/servers.js'
 
 t.test('the helper hands numbered messages to the handler in order, acks each after the handler, drops duplicates, passes other frames', async (t) => {
   const app = await buildApp(t, {})
@@ -84,6 +87,76 @@ t.test('redisDedupe on the real Redis: prefixed keys with a TTL, raise-only, sha
   t.same(handled, ['m1', 'm2', 'm3', 'm4'])
 })
 
+t.test('redisDedupe claims on the real Redis: atomic, released by the save of its owner only, expiring when the owner dies', async (t) => {
+  const redis = new Redis({ host: '127.0.0.1', port: 6379, lazyConnect: true })
+  await redis.connect()
+  t.teardown(() => redis.quit())
+  const prefix = `fastify-readiness:test:claims:${process.pid}:${Date.now()}:`
+  const store = redisDedupe(redis, { prefix, claimTtlMs: 300 })
+  const claim = store.claim as NonNullable<typeof store.claim>
+  t.equal(store.claimTtlMs, 300)
+  const racing = await Promise.all(['a', 'b', 'c', 'd'].map((owner) => claim('sessionDDDD', 1, owner)))
+  t.same(racing.filter((r) => r === 'claimed').length, 1, `one claim wins a race (${racing.join(', ')})`)
+  const winner = ['a', 'b', 'c', 'd'][racing.indexOf('claimed')]
+  t.equal(await claim('sessionDDDD', 1, winner), 'claimed', 'the owner renews its claim')
+  const claimTtl = await redis.pttl(`${prefix}sessionDDDD!claim`)
+  t.ok(claimTtl > 0 && claimTtl <= 300, `the claim expires (${claimTtl} ms)`)
+  await store.save('sessionDDDD', 1, 'not-the-owner')
+  t.equal(await claim('sessionDDDD', 2, 'z'), 'busy', 'another owner\'s save does not drop the claim')
+  await store.save('sessionDDDD', 1, winner)
+  t.equal(await claim('sessionDDDD', 1, 'z'), 'handled', 'after the owner\'s save: handled')
+  t.equal(await claim('sessionDDDD', 2, 'z'), 'claimed', 'the claim went with the save')
+  // z "dies" holding the claim on 2: nobody else may run 2 until it expires, then someone may (a re-send, not a loss).
+  t.equal(await claim('sessionDDDD', 2, 'y'), 'busy')
+  await new Promise((resolve) => setTimeout(resolve, 350))
+  t.equal(await claim('sessionDDDD', 2, 'y'), 'claimed', 'taken over after the TTL')
+  t.throws(() => redisDedupe(redis, { claimTtlMs: 10 }), /claimTtlMs/)
+})
+
+t.test('two instances on the real Redis: a handler longer than claimTtlMs keeps its claim (renewed), and one that throws lets the session go on', async (t) => {
+  const redis = new Redis({ host: '127.0.0.1', port: 6379, lazyConnect: true })
+  await redis.connect()
+  t.teardown(() => redis.quit())
+  const prefix = `fastify-readiness:test:renew:${process.pid}:${Date.now()}:`
+  const handled: string[] = []
+  const errors: string[] = []
+  const serve = async (name: string) => {
+    const app = await buildApp(t, {})
+    app.get('/chat', { websocket: true }, (socket) => {
+      withDelivery(socket, async (text) => {
+        if (text === 'boom') throw new Error('rejected by the app')
+        await new Promise((resolve) => setTimeout(resolve, 700))
+        handled.push(`${name} ${text}`)
+      }, { store: redisDedupe(redis, { prefix, claimTtlMs: 150 }), onError: (err) => errors.push(String(err)) })
+    })
+    const { ws } = await listen(app)
+    await until(() => app.readiness.isReady())
+    return ws
+  }
+  const [a, b] = [await serve('a'), await serve('b')]
+  const open = async (base: string) => {
+    const ws = new WebSocket(`${base}/chat`)
+    const acks: string[] = []
+    ws.on('message', (d) => acks.push(d.toString()))
+    await new Promise((resolve) => ws.once('open', resolve))
+    t.teardown(() => ws.terminate())
+    return { ws, acks }
+  }
+  const [sa, sb] = [await open(a), await open(b)]
+  sa.ws.send(messageFrame('sessionEEEE', 1, 'slow'))
+  await new Promise((resolve) => setTimeout(resolve, 400)) // past the claim TTL: only renewal keeps it
+  sb.ws.send(messageFrame('sessionEEEE', 1, 'slow'))
+  await until(() => sa.acks.length === 1 && sb.acks.length === 1, 5000)
+  t.same(handled, ['a slow'], 'B waited for A (whose claim was renewed) and acked without running it')
+  sb.ws.send(messageFrame('sessionEEEE', 2, 'boom'))
+  sb.ws.send(messageFrame('sessionEEEE', 3, 'after'))
+  await until(() => sb.acks.length === 3, 5000)
+  t.same(sb.acks.slice(1), [ackFrame('sessionEEEE', 2), ackFrame('sessionEEEE', 3)], 'a throwing handler counts as handled: acked, and the session goes on')
+  t.same(handled, ['a slow', 'b after'])
+  t.same(errors, ['Error: rejected by the app'], 'the throw reported, no lost claim')
+  t.equal(await redis.exists(`${prefix}sessionEEEE!claim`), 0, 'no claim left behind')
+})
+
 t.test('a hostile client: a flood beyond maxQueued is closed 1013 (backpressure), and a scope keeps guessed session ids apart', async (t) => {
   const app = await buildApp(t, {})
   const store = memoryDedupe()
@@ -113,4 +186,59 @@ t.test('a hostile client: a flood beyond maxQueued is closed 1013 (backpressure)
   await send('alice', 'from alice')
   await send('mallory', 'from mallory, same session id')
   t.same(handled, ['from alice', 'from mallory, same session id'], 'the attacker\'s session 1 did not swallow alice\'s, nor the reverse')
+})
+
+t.test('a window that cannot be read (a private Redis, killed): nothing is handled, the socket closes 1013, the client re-sends once it is back', async (t) => {
+  const server = await redisServer(t)
+  await server.start()
+  const redis = new Redis({ host: '127.0.0.1', port: server.port, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => 100 })
+  redis.on('error', () => {})
+  t.teardown(() => redis.disconnect())
+  await until(() => redis.status === 'ready')
+  const store = redisDedupe(redis, { prefix: 'down-test:' })
+  const handled: string[] = []
+  const errors: string[] = []
+  const app = await buildApp(t, {})
+  app.get('/chat', { websocket: true }, (socket) => {
+    withDelivery(socket, (text) => { handled.push(text) }, { store, onError: (err) => errors.push(String(err)) })
+  })
+  const { ws } = await listen(app)
+  await until(() => app.readiness.isReady())
+  const client = new ReadinessClient(`${ws}/chat`, { WebSocket: WebSocket as unknown as WebSocketConstructor, delivery: true, backoff: { initialMs: 50, hintFloorMs: 100, hintCeilingMs: 300 } })
+  t.teardown(() => client.close())
+  const closes: string[] = []
+  client.on('close', (c) => closes.push(`${c.code} ${c.reason}`))
+  await new Promise<void>((resolve) => client.on('open', () => resolve()))
+  client.send('m1')
+  await until(() => client.buffered === 0)
+  await server.kill()
+  client.send('m2')
+  await until(() => closes.some((c) => c.startsWith('1013 delivery store unavailable')), 5000)
+  t.same(handled, ['m1'], 'm2 was not handled without its window')
+  t.equal(client.buffered, 1, 'and not acked: the client keeps it')
+  await server.start()
+  await until(() => client.buffered === 0, 10_000)
+  await sleep(100)
+  t.same(handled, ['m1', 'm2'], 'm2 handled once the window is back, once')
+  t.ok(errors.length >= 1, `the store errors were reported (${errors[0]})`)
+})
+
+t.test('idle(): resolves once the handlers using a store finished (before an app closes the store\'s connection), false on timeout', async (t) => {
+  const store = memoryDedupe()
+  const app = await buildApp(t, {})
+  let finished = 0
+  app.get('/chat', { websocket: true }, (socket) => {
+    withDelivery(socket, async () => { await sleep(300); finished++ }, { store })
+  })
+  const { ws } = await listen(app)
+  await until(() => app.readiness.isReady())
+  t.equal(await store.idle?.(), true, 'idle at first')
+  const outcome = await connect(`${ws}/chat`)
+  if (outcome.kind !== 'open') throw new Error('not open')
+  outcome.ws.send(messageFrame('sessionIDLE', 1, 'slow'))
+  await sleep(50)
+  outcome.ws.terminate() // the socket goes; its handler carries on
+  t.equal(await store.idle?.(50), false, 'a handler still in progress: not idle within 50 ms')
+  t.equal(await deliveryIdle(store), true, 'deliveryIdle(store) resolves after it')
+  t.equal(finished, 1, 'the handler finished first')
 })

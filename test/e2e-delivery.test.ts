@@ -24,6 +24,8 @@ interface Instance { name: string, port: number, child: ChildProcess, exited: Pr
 
 /** Every message any instance handled, from every instance's stdout (lines written before a kill -9 included). */
 const handled: Array<{ session: string, seq: number, instance: string, text: string }> = []
+/** Re-sent messages that arrived while a handler was still on them (claimed) and waited for its outcome. */
+let waited = 0
 
 async function startInstance (t: Test, name: string, port: number, prefix: string): Promise<Instance> {
   const child = spawn(process.execPath, [FIXTURE], { env: { ...process.env, PORT: String(port), INSTANCE: name, PREFIX: prefix, WARMUP_MS: '400' }, stdio: ['ignore', 'pipe', 'pipe'] })
@@ -40,6 +42,7 @@ async function startInstance (t: Test, name: string, port: number, prefix: strin
       const [kind, session, seq, instance, ...text] = line.split(' ')
       if (kind === 'D') handled.push({ session, seq: Number(seq), instance, text: text.join(' ') })
       if (kind === 'L') listening = true
+      if (kind === 'W') waited += Number(session)
     }
   })
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
@@ -205,7 +208,7 @@ t.test('10,000 numbered messages across 5 restarts, a lost dependency and a kill
     }
     const closes = users.flatMap((u) => u.closes).concat(browsers.flatMap((b) => b.closes))
     const byInstance = handled.reduce<Record<string, number>>((acc, h) => { acc[h.instance] = (acc[h.instance] ?? 0) + 1; return acc }, {})
-    t.comment(`sent ${sent}, handled ${handled.length} (${JSON.stringify(byInstance)}), lost ${lost}, duplicated ${duplicated}, closes: ${summarize(closes)}`)
+    t.comment(`sent ${sent}, handled ${handled.length} (${JSON.stringify(byInstance)}), lost ${lost}, duplicated ${duplicated}, waited for a handler in progress ${waited}, closes: ${summarize(closes)}`)
     t.equal(lost, 0, '0 lost')
     t.equal(duplicated, 0, '0 duplicated')
     t.equal(wrong, 0, 'every handled message carried its own text')

@@ -71,7 +71,11 @@ export interface ReadinessClientOptions {
   healthyAfterMs?: number
   /** An attempt whose handshake has not finished after this long is aborted and counts as failed (default 10 s). */
   handshakeTimeoutMs?: number
-  /** Give up after this many failed attempts in a row (default: never). */
+  /**
+   * At most this many connection attempts in a row that fail (refused, timed out, or closed before
+   * `healthyAfterMs`), then give up: `giveup` reports `attempts` equal to it. An integer >= 1; omit it or pass
+   * Infinity for no limit (the default).
+   */
   maxAttempts?: number
   /** Give up after this long without a healthy connection, in any state, in ms (default: never). */
   maxElapsedMs?: number
@@ -119,8 +123,10 @@ export class ReadinessClient extends Emitter<ClientEvents> {
   #socket: WebSocketLike | null = null
   #state: ClientState = 'idle'
   #buffer: Outgoing[] = []
-  /** Failed attempts since the last healthy connection. */
+  /** The retry about to be scheduled (1 = the first after a failure): what the backoff grows with. */
   #attempt = 0
+  /** Connection attempts that failed since the last healthy connection: what maxAttempts bounds. */
+  #failed = 0
   /** When the current stretch without a healthy connection began. */
   #since = 0
   #hintMs: number | null = null
@@ -159,7 +165,11 @@ export class ReadinessClient extends Emitter<ClientEvents> {
     if (this.#backoff.hintFloorMs > this.#backoff.hintCeilingMs) throw new RangeError('fastify-readiness/client: backoff.hintFloorMs must not exceed backoff.hintCeilingMs')
     this.#healthyAfterMs = ms('healthyAfterMs', options.healthyAfterMs, 5000, 0)
     this.#handshakeTimeoutMs = ms('handshakeTimeoutMs', options.handshakeTimeoutMs, 10_000, 1)
-    this.#maxAttempts = options.maxAttempts === undefined || options.maxAttempts === Infinity ? Infinity : num('maxAttempts', options.maxAttempts, 0, 0, Number.MAX_SAFE_INTEGER)
+    const maxAttempts = options.maxAttempts ?? Infinity
+    if (maxAttempts !== Infinity && !(Number.isSafeInteger(maxAttempts) && maxAttempts >= 1)) {
+      throw new RangeError(`fastify-readiness/client: maxAttempts must be an integer >= 1 (or Infinity: no limit), got ${String(maxAttempts)}`)
+    }
+    this.#maxAttempts = maxAttempts
     this.#maxElapsedMs = options.maxElapsedMs === undefined || options.maxElapsedMs === Infinity ? Infinity : ms('maxElapsedMs', options.maxElapsedMs, 0, 0)
     this.#maxBuffered = num('maxBuffered', options.maxBuffered, 100, 0, Number.MAX_SAFE_INTEGER)
     this.#final = (options.finalCodes ?? []).concat(DEFAULT_FINAL)
@@ -179,8 +189,8 @@ export class ReadinessClient extends Emitter<ClientEvents> {
   get state (): ClientState { return this.#state }
   /** Messages not yet on a socket (without delivery) or not yet acknowledged (with delivery). */
   get buffered (): number { return this.sessionId === null ? this.#buffer.length : this.#unacked.length }
-  /** Failed attempts since the last healthy connection. */
-  get attempts (): number { return this.#attempt }
+  /** Connection attempts that failed since the last healthy connection. */
+  get attempts (): number { return this.#failed }
 
   /** Sends now when open; otherwise keeps it (bounded) and sends it, in order, once connected. */
   send (data: Outgoing): boolean {
@@ -256,7 +266,7 @@ export class ReadinessClient extends Emitter<ClientEvents> {
     this.#buffer = []
     this.#unacked = []
     for (const data of kept) this.emit('dropped', data)
-    this.emit('giveup', { attempts: this.#attempt, elapsedMs })
+    this.emit('giveup', { attempts: this.#failed, elapsedMs })
   }
 
   #clearTimers (): void {
@@ -346,6 +356,7 @@ export class ReadinessClient extends Emitter<ClientEvents> {
   /** Open long enough: the server is not bouncing us. Only now do attempts and the elapsed clock reset. */
   #healthy (): void {
     this.#attempt = 0
+    this.#failed = 0
     this.#since = 0
     this.#unconfirmed = null
     if (this.#giveUpTimer !== null) clearTimeout(this.#giveUpTimer)
@@ -378,7 +389,9 @@ export class ReadinessClient extends Emitter<ClientEvents> {
       this.close()
       return
     }
+    // The socket that just closed was an attempt; it failed unless it lasted healthyAfterMs.
     if (wasHealthy) this.#attempt = 0
+    else this.#failed++
     this.#startStretch()
     void this.#scheduleRetry()
   }
@@ -399,13 +412,13 @@ export class ReadinessClient extends Emitter<ClientEvents> {
   }
 
   async #scheduleRetry (): Promise<void> {
-    this.#attempt++
     const elapsed = Date.now() - this.#since
-    if (this.#attempt > this.#maxAttempts || elapsed >= this.#maxElapsedMs) {
-      this.#attempt--
+    // maxAttempts: N failed attempts in a row, then no N+1st (nor a health request for it).
+    if (this.#failed >= this.#maxAttempts || elapsed >= this.#maxElapsedMs) {
       this.#giveUp()
       return
     }
+    this.#attempt++
     this.#setState('waiting')
     const attempt = this.#attempt
     if (this.#hintMs === null && this.#healthUrl !== undefined) {

@@ -1,7 +1,8 @@
-import { ackFrame, parseMessageFrame } from '../client/frames.js'
-import { memoryDedupe, type DedupeStore } from './store.js'
+import { ackFrame, newSessionId, parseMessageFrame } from '../client/frames.js'
+import { letGo, progressOf, whenIdle, type Held } from './progress.js'
+import { memoryDedupe, type ClaimResult, type DedupeStore } from './store.js'
 
-export { memoryDedupe, redisDedupe, type DedupeStore, type MemoryDedupeOptions, type RedisDedupeOptions, type RedisLike } from './store.js'
+export { memoryDedupe, redisDedupe, type ClaimResult, type DedupeStore, type MemoryDedupeOptions, type RedisDedupeOptions, type RedisLike } from './store.js'
 
 /**
  * The server half of opt-in delivery, for a WebSocket handler: numbered
@@ -11,11 +12,19 @@ export { memoryDedupe, redisDedupe, type DedupeStore, type MemoryDedupeOptions, 
  * session's window says it was already handled here or, with a shared store,
  * on another instance. Messages without a number pass through untouched.
  *
- * Order of work per message: handler, then the store write, then the ack. A
- * crash before the handler finishes means no ack, so the client re-sends: a
- * re-send, never a loss. A synchronous handler is followed by the store write
- * in the same tick; an async effect should be idempotent on `ctx` (session,
- * seq) if a crash between it and the store write must not repeat it.
+ * Order of work per message: claim, handler, then the store write, then the
+ * ack. The claim says "in progress": in the process (every socket of a
+ * session, whatever the store) and, with a store that has `claim` (Redis),
+ * across instances. A re-sent message whose handler is still running on an
+ * old socket (closeOnLoss, a broken connection) waits for that handler's
+ * outcome and is then acknowledged, instead of running twice. A crash before
+ * the store write means no ack, so the client re-sends: a re-send, never a
+ * loss (a dead instance's Redis claim expires after `claimTtlMs`). A
+ * synchronous handler is followed by the store write in the same tick; an
+ * async effect should be idempotent on `ctx` (session, seq) if a crash
+ * between it and the store write must not repeat it. When the window cannot
+ * be read (the store is down), nothing is handled: the socket closes 1013 and
+ * the client re-sends later.
  */
 
 export interface DeliveryContext { session: string, seq: number }
@@ -34,7 +43,12 @@ export interface DeliverySocket {
 export interface DeliveryOptions {
   /** The dedupe window (default: a memory window per process, shared by every socket using the default). */
   store?: DedupeStore
-  /** A handler that throws still counts as handled (acked): re-delivering what the app rejected would loop. Reported here. */
+  /**
+   * A handler that throws still counts as handled (recorded and acked): re-delivering what the app rejected
+   * would loop, and an ack covers every number up to it. Reported here, as are store errors: a failed read
+   * closes the socket 1013 `delivery store unavailable` (nothing handled, the client re-sends); a failed write
+   * after the handler is acked anyway (the client must not re-send what was handled).
+   */
   onError?: (error: unknown, ctx: DeliveryContext | null) => void
   /**
    * Prefixes every session in the window, e.g. the authenticated user's id, so a client that learns or
@@ -45,10 +59,25 @@ export interface DeliveryOptions {
   maxQueued?: number
 }
 
-export interface DeliveryStats { handled: number, duplicates: number, passthrough: number }
+/** `waited`: messages that arrived while a handler (on another socket, or another instance) was still on their session. */
+export interface DeliveryStats { handled: number, duplicates: number, passthrough: number, waited: number }
 
 const OPEN = 1
+const STORE_DOWN_REASON = 'delivery store unavailable; retry in 1s'
 let sharedMemory: DedupeStore | undefined
+/** Identifies this process's sockets as claim owners in a shared store. */
+const PROCESS = newSessionId().slice(0, 12)
+let sockets = 0
+
+/**
+ * Resolves true once no handler of this process that uses `store` (the default memory window when omitted)
+ * is in progress and every window write has landed; false after `timeoutMs`. The same as the built-in
+ * stores' `idle()`, for any store.
+ */
+export function deliveryIdle (store?: DedupeStore, timeoutMs?: number): Promise<boolean> {
+  const target = store ?? sharedMemory
+  return target === undefined ? Promise.resolve(true) : whenIdle(target, timeoutMs)
+}
 
 export function withDelivery (socket: DeliverySocket, handler: DeliveryHandler, options: DeliveryOptions = {}): DeliveryStats {
   if (typeof handler !== 'function') throw new TypeError('withDelivery: handler must be a function')
@@ -57,10 +86,12 @@ export function withDelivery (socket: DeliverySocket, handler: DeliveryHandler, 
   const scope = options.scope === undefined ? '' : `${String(options.scope)}:`
   const maxQueued = options.maxQueued ?? 1000
   if (!Number.isInteger(maxQueued) || maxQueued < 1) throw new TypeError(`withDelivery: maxQueued must be a positive integer, got ${String(options.maxQueued)}`)
-  const stats: DeliveryStats = { handled: 0, duplicates: 0, passthrough: 0 }
+  const claim = typeof store.claim === 'function' ? store.claim.bind(store) : null
+  const claimTtlMs = claim !== null && typeof store.claimTtlMs === 'number' && store.claimTtlMs > 0 ? store.claimTtlMs : 0
+  const progress = progressOf(store)
+  const owner = `${PROCESS}.${++sockets}`
+  const stats: DeliveryStats = { handled: 0, duplicates: 0, passthrough: 0, waited: 0 }
   const queue: Array<string | Buffer> = []
-  /** What this socket knows of each session's mark: loaded once, then kept in step with its own saves. */
-  const marks = new Map<string, number>()
   let busy = false
   let closed = false
 
@@ -69,9 +100,7 @@ export function withDelivery (socket: DeliverySocket, handler: DeliveryHandler, 
     if (closed) return
     if (queue.length >= maxQueued) {
       // Backpressure a flooding client can feel: nothing queued is acked, so a delivery client re-sends it later.
-      closed = true
-      queue.length = 0
-      socket.close?.(1013, 'delivery queue full; retry in 1s')
+      shut('delivery queue full; retry in 1s')
       return
     }
     if (isBinary) {
@@ -82,8 +111,60 @@ export function withDelivery (socket: DeliverySocket, handler: DeliveryHandler, 
     if (!busy) void pump()
   })
 
+  function shut (reason: string): void {
+    closed = true
+    queue.length = 0
+    socket.close?.(1013, reason)
+  }
+
   function ack (session: string, seq: number): void {
     if (socket.readyState === OPEN) socket.send(ackFrame(session, seq))
+  }
+
+  /** Holds `key` in the process; a previous hold of this socket's (its store write still pending) is superseded. */
+  function hold (key: string): Held {
+    let end!: () => void
+    const over = new Promise<void>((resolve) => { end = resolve })
+    const previous = progress.held.get(key)
+    const mine: Held = { owner, over, end }
+    progress.held.set(key, mine)
+    previous?.end()
+    return mine
+  }
+
+  /**
+   * The window's verdict on (key, seq), this socket holding the key in the process: `claimed` (run it),
+   * `handled` (ack it), null (the socket closed while waiting) or `failed` (the store could not answer;
+   * reported). Synchronous for a synchronous store without `claim` (the memory window).
+   */
+  type Verdict = Exclude<ClaimResult, 'busy'> | 'failed' | null
+  function decide (key: string, seq: number, ctx: DeliveryContext): Verdict | Promise<Verdict> {
+    if (claim !== null) return claimShared(key, seq, ctx)
+    let loaded: number | Promise<number>
+    try { loaded = store.load(key) } catch (err) { onError(err, ctx); return 'failed' }
+    if (typeof loaded === 'number') return seq <= loaded ? 'handled' : 'claimed'
+    return loaded.then((mark) => seq <= mark ? 'handled' : 'claimed', (err: unknown) => { onError(err, ctx); return 'failed' as const })
+  }
+
+  /** Asks the shared store until the message is ours or handled; while another instance's handler is on it, polls. */
+  async function claimShared (key: string, seq: number, ctx: DeliveryContext): Promise<Verdict> {
+    let pause = 20
+    let waited = false
+    for (;;) {
+      let result: ClaimResult
+      try {
+        result = await (claim as NonNullable<DedupeStore['claim']>)(key, seq, owner)
+      } catch (err) {
+        onError(err, ctx)
+        return 'failed'
+      }
+      if (result !== 'busy') return result
+      if (!waited) { waited = true; stats.waited++ }
+      if (closed) return null
+      await new Promise((resolve) => setTimeout(resolve, pause))
+      pause = Math.min(pause * 2, 250, Math.max(20, Math.floor(claimTtlMs / 4)))
+      if (closed) return null
+    }
   }
 
   /** Runs the queue; stays synchronous while the store and handler are, so a message costs no extra tick. */
@@ -98,32 +179,62 @@ export function withDelivery (socket: DeliverySocket, handler: DeliveryHandler, 
           await run(typeof item === 'string' ? item : item.toString(), null)
           continue
         }
-        let mark = marks.get(message.session)
-        if (mark === undefined) {
-          const loaded = store.load(scope + message.session)
-          mark = typeof loaded === 'number' ? loaded : await loaded.catch((err: unknown) => { onError(err, message); return 0 })
-          if (closed) return
-          marks.set(message.session, Math.max(mark, marks.get(message.session) ?? 0))
-          mark = marks.get(message.session) as number
-        }
+        const key = scope + message.session
         const ctx = { session: message.session, seq: message.seq }
-        if (message.seq <= mark) {
+        // In progress on another socket of this process (a re-send after closeOnLoss): wait for that handler's outcome.
+        let other = progress.held.get(key)
+        if (other !== undefined && other.owner !== owner) {
+          stats.waited++
+          while (other !== undefined && other.owner !== owner) {
+            await other.over
+            if (closed) return
+            other = progress.held.get(key)
+          }
+        }
+        const mine = hold(key)
+        let verdict = decide(key, message.seq, ctx)
+        if (verdict !== null && typeof verdict === 'object') verdict = await verdict
+        if (verdict === null || verdict === 'failed') {
+          letGo(progress, key, mine)
+          // Without the window a re-send would run again: handle nothing, let the client come back and re-send.
+          if (verdict === 'failed' && !closed) shut(STORE_DOWN_REASON)
+          return
+        }
+        if (verdict === 'handled') {
+          letGo(progress, key, mine)
           stats.duplicates++
           ack(ctx.session, ctx.seq)
           continue
         }
+        // Ours: the handler runs even if the socket closed meanwhile; its outcome is recorded, the re-send acked.
+        const renew = claimTtlMs > 0 ? setInterval(() => { renewClaim(key, ctx) }, Math.max(10, Math.floor(claimTtlMs / 3))) : null
+        ;(renew as { unref?: () => void } | null)?.unref?.()
         const result = run(message.payload, ctx)
         if (result !== undefined) await result
-        marks.set(ctx.session, ctx.seq)
+        if (renew !== null) clearInterval(renew)
         stats.handled++
         // Issued right after the handler (same tick when it is synchronous): the window between them is as small as it gets.
-        const saved = store.save(scope + ctx.session, ctx.seq)
-        if (saved !== undefined) saved.catch((err: unknown) => onError(err, ctx))
+        let saved: void | Promise<unknown> = undefined
+        try { saved = store.save(key, ctx.seq, owner) } catch (err) { onError(err, ctx) }
+        if (saved !== undefined && typeof saved.then === 'function') {
+          // Other sockets here (and idle()) wait until the write landed, so their read cannot miss it.
+          saved.then(() => letGo(progress, key, mine), (err: unknown) => { letGo(progress, key, mine); onError(err, ctx) })
+        } else {
+          letGo(progress, key, mine)
+        }
         ack(ctx.session, ctx.seq)
       }
     } finally {
       busy = false
     }
+  }
+
+  function renewClaim (key: string, ctx: DeliveryContext): void {
+    Promise.resolve()
+      .then(() => (claim as NonNullable<DedupeStore['claim']>)(key, ctx.seq, owner))
+      .then((result) => {
+        if (result !== 'claimed') onError(new Error(`withDelivery: the claim on ${ctx.session} #${ctx.seq} was lost while its handler ran (${result}); a re-send may run it again`), ctx)
+      }, (err: unknown) => onError(err, ctx))
   }
 
   function run (data: string, ctx: DeliveryContext | null): Promise<void> | undefined {

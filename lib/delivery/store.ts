@@ -1,15 +1,41 @@
+import { whenIdle } from './progress.js'
+
 /**
  * Where the helper remembers, per client session, the highest message number
  * the app has finished with. A client numbers its messages 1, 2, 3... and the
  * helper handles them in order, so one number per session is the whole dedupe
  * window: anything at or below it was handled and is dropped (and acked again).
+ *
+ * A message whose handler has started but not finished is *in progress*. In
+ * one process the helper itself knows (whatever the store); a store shared by
+ * several processes says so with `claim`, so a re-send that lands on another
+ * instance waits for that handler's outcome instead of running it again.
  */
 export interface DedupeStore {
   /** The highest number handled in this session, 0 when none (or forgotten after the TTL). */
   load: (session: string) => number | Promise<number>
-  /** Records that `seq` was handled; never lowers what is stored. */
-  save: (session: string, seq: number) => void | Promise<unknown>
+  /** Records that `seq` was handled; never lowers what is stored. With `owner`, also drops that owner's claim. */
+  save: (session: string, seq: number, owner?: string) => void | Promise<unknown>
+  /**
+   * Optional, for a window shared by several processes. Atomically: `handled` when `seq` is at or below the
+   * mark; `busy` while another owner's claim on the session stands; otherwise takes the claim for `owner`
+   * (renews it, for the same owner) for `claimTtlMs` and answers `claimed`. Without it, a message in progress
+   * is known only inside the process that runs it.
+   */
+  claim?: (session: string, seq: number, owner: string) => ClaimResult | Promise<ClaimResult>
+  /** How long a claim stands unless renewed; the helper renews it every third of this while the handler runs. */
+  readonly claimTtlMs?: number
+  /**
+   * The built-in stores: resolves true once no handler of this process that uses this store is in progress and
+   * every window write has landed (false after `timeoutMs`). Await it after the sockets closed and before
+   * closing the store's connection (e.g. in an `onClose` hook, before `redis.quit()`): a write cut off there
+   * would leave the message to run again after a re-send.
+   */
+  idle?: (timeoutMs?: number) => Promise<boolean>
 }
+
+/** `claimed`: run the handler; `handled`: a duplicate, ack it; `busy`: a handler elsewhere is on it, ask again later. */
+export type ClaimResult = 'claimed' | 'handled' | 'busy'
 
 export interface MemoryDedupeOptions {
   /** Forget a session this long after its last message (default 10 min). */
@@ -18,13 +44,18 @@ export interface MemoryDedupeOptions {
   maxSessions?: number
 }
 
-/** The default: one process's memory. A client that lands on another instance is not covered: use redisDedupe. */
+/**
+ * The default: one process's memory, shared by every socket using it. A re-send on another socket of the
+ * same process waits for a handler still running on that message (the helper knows what is in progress
+ * there). A client that lands on another instance is not covered: use redisDedupe.
+ */
 export function memoryDedupe (options: MemoryDedupeOptions = {}): DedupeStore {
   const ttlMs = positive('memoryDedupe.ttlMs', options.ttlMs, 600_000)
   const maxSessions = positive('memoryDedupe.maxSessions', options.maxSessions, 100_000)
   // Map order is insertion order; re-inserting on every save keeps it least-recently-used first.
   const sessions = new Map<string, { seq: number, expires: number }>()
-  return {
+  const store: DedupeStore = {
+    idle: (timeoutMs) => whenIdle(store, timeoutMs),
     load (session) {
       const entry = sessions.get(session)
       if (entry === undefined) return 0
@@ -39,6 +70,7 @@ export function memoryDedupe (options: MemoryDedupeOptions = {}): DedupeStore {
       while (sessions.size > maxSessions) sessions.delete(sessions.keys().next().value as string)
     }
   }
+  return store
 }
 
 /** The two ioredis methods the Redis store uses (ioredis stays an optional peer: nothing is imported). */
@@ -52,14 +84,34 @@ export interface RedisDedupeOptions {
   prefix?: string
   /** Each session key expires this long after its last message (default 10 min). */
   ttlMs?: number
+  /**
+   * A handler's claim on a message lasts this long unless renewed (the helper renews it every third of it while
+   * the handler runs). If the instance dies mid-handler, a re-send elsewhere waits at most this long, then runs
+   * (default 5 s).
+   */
+  claimTtlMs?: number
 }
 
-// Raise-only, with a sliding TTL: two instances racing on one session can never lower the mark.
-const RAISE = `local c = tonumber(redis.call('GET', KEYS[1]) or '0')
+// Raise-only, with a sliding TTL: two instances racing on one session can never lower the mark. Drops the
+// saver's claim (only its own: a claim that expired and was taken over belongs to someone else now).
+const SAVE = `local c = tonumber(redis.call('GET', KEYS[1]) or '0') or 0
 if tonumber(ARGV[1]) > c then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) else redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+if ARGV[3] ~= '' and redis.call('GET', KEYS[2]) == ARGV[3] then redis.call('DEL', KEYS[2]) end
 return 1`
 
-/** The fleet's window: every instance sharing this Redis knows what any of them handled. Never flushes anything. */
+// One atomic step: handled already, someone else's handler on it, or ours now (SET ... PX, renewed by its owner).
+const CLAIM = `local c = tonumber(redis.call('GET', KEYS[1]) or '0') or 0
+if tonumber(ARGV[1]) <= c then return 'handled' end
+local holder = redis.call('GET', KEYS[2])
+if holder and holder ~= ARGV[2] then return 'busy' end
+redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
+return 'claimed'`
+
+/**
+ * The fleet's window: every instance sharing this Redis knows what any of them handled, and what a handler
+ * on any of them is still working on. Two keys per session: `prefix + session` (the mark) and
+ * `prefix + session + '!claim'` (the claim). Never flushes or scans anything.
+ */
 export function redisDedupe (redis: RedisLike, options: RedisDedupeOptions = {}): DedupeStore {
   if (redis === null || typeof redis !== 'object' || typeof redis.get !== 'function' || typeof redis.eval !== 'function') {
     throw new TypeError('redisDedupe: pass an ioredis client (needs get and eval)')
@@ -67,16 +119,26 @@ export function redisDedupe (redis: RedisLike, options: RedisDedupeOptions = {})
   const prefix = options.prefix ?? 'fastify-readiness:delivery:'
   if (typeof prefix !== 'string' || prefix === '') throw new TypeError('redisDedupe.prefix must be a non-empty string')
   const ttlMs = positive('redisDedupe.ttlMs', options.ttlMs, 600_000)
-  return {
+  const claimTtlMs = positive('redisDedupe.claimTtlMs', options.claimTtlMs, 5000)
+  if (claimTtlMs < 30) throw new TypeError(`redisDedupe.claimTtlMs must be at least 30 (ms), got ${claimTtlMs}`)
+  const store: DedupeStore = {
+    claimTtlMs,
+    idle: (timeoutMs) => whenIdle(store, timeoutMs),
     async load (session) {
       const value = await redis.get(prefix + session)
       const seq = value === null ? 0 : Number(value)
       return Number.isSafeInteger(seq) && seq > 0 ? seq : 0
     },
-    save (session, seq) {
-      return redis.eval(RAISE, 1, prefix + session, seq, ttlMs)
+    save (session, seq, owner = '') {
+      return redis.eval(SAVE, 2, prefix + session, `${prefix}${session}!claim`, seq, ttlMs, owner)
+    },
+    async claim (session, seq, owner) {
+      const result = await redis.eval(CLAIM, 2, prefix + session, `${prefix}${session}!claim`, seq, owner, claimTtlMs)
+      if (result === 'handled' || result === 'busy' || result === 'claimed') return result
+      throw new Error(`redisDedupe: unexpected claim reply ${String(result)}`)
     }
   }
+  return store
 }
 
 function positive (name: string, value: number | undefined, fallback: number): number {
