@@ -93,6 +93,10 @@ export class RouteGate<S extends Closable = Closable> {
  * held upgrade is released in the same tick (no polling between "ready" and
  * the handshake).
  */
+function settled (outcome: HoldOutcome): { outcome: Promise<HoldOutcome>, cancel: () => void, pending: false } {
+  return { outcome: Promise.resolve(outcome), cancel: () => {}, pending: false }
+}
+
 export class GateRegistry<S extends Closable = Closable> {
   readonly routes = new Map<string, RouteGate<S>>()
   readonly #readiness: ReadinessView
@@ -163,12 +167,13 @@ export class GateRegistry<S extends Closable = Closable> {
    * its timer and slot at once. `connection` identifies the client connection
    * (the TCP socket) for the per-connection limit.
    */
-  hold (route: RouteGate<S>, timeout: number, connection?: object): { outcome: Promise<HoldOutcome>, cancel: () => void } {
-    if (route.met) return { outcome: Promise.resolve('ready'), cancel: () => {} }
-    if (this.#readiness.closing) return { outcome: Promise.resolve('draining'), cancel: () => {} }
-    if (this.#heldCount >= this.#maxHeld) return { outcome: Promise.resolve('full'), cancel: () => {} }
+  /** `pending` is false when the outcome was decided at once: there is nothing to cancel, nothing to watch. */
+  hold (route: RouteGate<S>, timeout: number, connection?: object): { outcome: Promise<HoldOutcome>, cancel: () => void, pending: boolean } {
+    if (route.met) return settled('ready')
+    if (this.#readiness.closing) return settled('draining')
+    if (this.#heldCount >= this.#maxHeld) return settled('full')
     const ownHolds = connection === undefined ? 0 : this.#perConnection.get(connection) ?? 0
-    if (ownHolds >= this.#maxPerConnection) return { outcome: Promise.resolve('full'), cancel: () => {} }
+    if (ownHolds >= this.#maxPerConnection) return settled('full')
     if (connection !== undefined) this.#perConnection.set(connection, ownHolds + 1)
     let settle!: (outcome: HoldOutcome) => void
     const outcome = new Promise<HoldOutcome>((resolve) => {
@@ -188,7 +193,7 @@ export class GateRegistry<S extends Closable = Closable> {
     })
     this.#heldCount++
     route.heldTotal++
-    return { outcome, cancel: () => settle('gone') }
+    return { outcome, cancel: () => settle('gone'), pending: true }
   }
 
   /** Whether every gated route would accept an upgrade now (full readiness when none is gated). */

@@ -215,7 +215,9 @@ const websocketGate: FastifyPluginAsync<WebSocketGateOptions> = async (fastify, 
       const watchable = typeof socket?.once === 'function' ? socket : undefined
       const heldSince = performance.now()
       const held = registry.hold(route, holdTimeoutOf(route), watchable)
-      watchable?.once('close', held.cancel)
+      // Only a pending hold watches its socket: a pipelining client refused at once ('full') must not add
+      // a 'close' listener per request (1,000 of them tripped MaxListenersExceededWarning).
+      if (held.pending) watchable?.once('close', held.cancel)
       void held.outcome.then((outcome) => {
         watchable?.removeListener('close', held.cancel)
         if (outcome === 'ready') { readiness.emit('gateAdmitted', route.key, performance.now() - heldSince); next() } else if (outcome === 'gone') reply.hijack() // the client left: nothing to answer

@@ -13,6 +13,10 @@ t.test('one connection pipelining 1,000 GETs takes at most maxHeldPerConnection 
   app.get('/api', { readiness: { gate: true } }, async () => ({ ok: true }))
   app.get('/ws', { websocket: true }, () => {})
   const { port, ws } = await listen(app)
+  const warnings: string[] = []
+  const onWarning = (w: Error): void => { warnings.push(w.name) }
+  process.on('warning', onWarning)
+  t.teardown(() => { process.removeListener('warning', onWarning) })
   const hostile = tcp({ port, host: '127.0.0.1' })
   hostile.on('error', () => {})
   await new Promise((resolve) => hostile.once('connect', resolve))
@@ -21,6 +25,8 @@ t.test('one connection pipelining 1,000 GETs takes at most maxHeldPerConnection 
   await sleep(200)
   const held = app.readiness.websocket?.getConnectionReadiness().held ?? 0
   t.ok(held <= 4, `the pipelining connection holds ${held} slots (limit 4)`)
+  // Requests refused at once ('full') used to add a 'close' listener each to the one socket.
+  t.same(warnings.filter((name) => name === 'MaxListenersExceededWarning'), [], 'no listener leak on the pipelining socket')
   const legit = connect(`${ws}/ws`, { handshakeTimeout: 8000 })
   await until(() => app.readiness.websocket?.getConnectionReadiness().held === held + 1)
   t.pass('a legitimate upgrade still gets a slot, not 503 full')
