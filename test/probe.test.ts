@@ -83,10 +83,27 @@ t.test('background polling is fast until the first pass, then at the interval', 
   up = true
   const cameUp = Date.now()
   while (!p.passing) await sleep(2)
-  t.ok(Date.now() - cameUp < 100, 'a dependency that comes up is seen within tens of milliseconds')
+  // Seen at the next step of the ramp, never later than one interval (the ramp's cap).
+  t.ok(Date.now() - cameUp < 300 + 100, 'a dependency that comes up is seen within one interval')
   const after = calls
   await sleep(200)
   t.ok(calls - after <= 1, `polled at the interval once passing (${calls - after} calls in 200 ms)`)
+})
+
+// The ramp grows each step to at most 3x the one before (10, <=30, <=90 ms...): a dependency that comes up
+// early in an outage is seen within tens of milliseconds. (Flipping it after a fixed sleep made this flaky:
+// by then a step could be 270 ms.)
+t.test('a dependency that comes up early in the ramp is seen within its next step', async (t) => {
+  let up = false
+  let calls = 0
+  const p = probe(async () => { calls++; if (!up) throw new Error('down') }, { startInterval: 10, interval: 300 })
+  p.start()
+  t.teardown(() => p.stop())
+  while (calls < 2) await sleep(1)
+  up = true // the next step is at most 3 x 30 ms away
+  const cameUp = Date.now()
+  while (!p.passing) await sleep(2)
+  t.ok(Date.now() - cameUp < 90 + 60, `seen ${Date.now() - cameUp} ms after it came up`)
 })
 
 t.test('stop() aborts a run under way and clears the timer', async (t) => {
