@@ -1,5 +1,5 @@
 import fp from 'fastify-plugin'
-import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
+import type { FastifyInstance, FastifyPluginAsync, RouteOptions } from 'fastify'
 import type {} from '@fastify/websocket'
 import { ReadinessOptionError } from '../lib/errors.js'
 import { describe, isPlainObject } from '../lib/options.js'
@@ -54,9 +54,17 @@ const fastifyReadiness: FastifyPluginAsync<FastifyReadinessOptions> = async (fas
   // Registered whether or not @fastify/websocket is there yet: it may come after the suite (the
   // layout in which the drain runs before its preClose), and HTTP routes can be gated without it.
   if (websocket !== false) await fastify.register(websocketGate, websocket ?? {})
+  else fastify.addHook('onRoute', refuseRouteOptionsWithoutGate)
   if (health !== false) await fastify.register(healthPlugin, health)
   if (shutdown !== false) await fastify.register(shutdownPlugin, shutdown)
   if (statusPage !== undefined) await fastify.register(statusPagePlugin, statusPage)
+}
+
+/** With the gate off, a route's `readiness` options would be silently ignored: `gate: true` would not gate. */
+function refuseRouteOptionsWithoutGate (route: RouteOptions): void {
+  if (route.readiness === undefined || route.readiness === false) return
+  const methods = Array.isArray(route.method) ? route.method.join(',') : route.method
+  throw new ReadinessOptionError(`routes["${methods} ${route.url}"].readiness`, 'has no effect with websocket: false (the gate that reads it is not registered): remove it, or register the suite with the gate')
 }
 
 function section<T> (path: string, value: T | undefined): T | undefined {

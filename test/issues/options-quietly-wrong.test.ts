@@ -66,3 +66,27 @@ t.test('the boundaries that are right are accepted and work', async (t) => {
   const res = await app.inject('/_internal/health-v1/live')
   t.equal(res.statusCode, 200)
 })
+
+// With websocket: false the gate is not registered, so `readiness: { gate: true }` on an HTTP route did
+// nothing: the handler ran while the app was not ready, with no word.
+t.test('route readiness options with websocket: false are refused naming the route', async (t) => {
+  for (const own of [{ gate: true }, { requires: ['db'] }] as const) {
+    const app = Fastify()
+    await app.register(readiness, { websocket: false, shutdown: false, probes: { db: async () => { throw new Error('down') } } })
+    let err: unknown = null
+    try {
+      app.get('/api', { readiness: own }, async () => ({ ok: true }))
+      await app.ready()
+    } catch (e) { err = e }
+    t.type(err, ReadinessOptionError, JSON.stringify(own))
+    t.equal((err as ReadinessOptionError).option, 'routes["GET /api"].readiness')
+    t.match((err as Error).message, /has no effect with websocket: false/)
+    await app.close().catch(() => {})
+  }
+  const app = Fastify()
+  t.teardown(() => app.close())
+  await app.register(readiness, { websocket: false, shutdown: false })
+  app.get('/opted-out', { readiness: false }, async () => ({ ok: true }))
+  await app.ready()
+  t.pass('readiness: false is still fine')
+})
