@@ -4,3 +4,6 @@ import { ReadinessClient, type ReadinessClientOptions } from 'fastify-readiness/
 
 const options: ReadinessClientOptions = { WebSocket, maxAttempts: 3 }
 export const client: ReadinessClient = new ReadinessClient('ws://127.0.0.1:1/ws', options)
+
+// The browser bundle's subpath carries the same declarations (a bundler or an import map points at it).
+export type { ReadinessClient as BrowserClient } from 'fastify-readiness/client/browser'
