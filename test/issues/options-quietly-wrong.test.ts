@@ -70,7 +70,7 @@ t.test('the boundaries that are right are accepted and work', async (t) => {
 // With websocket: false the gate is not registered, so `readiness: { gate: true }` on an HTTP route did
 // nothing: the handler ran while the app was not ready, with no word.
 t.test('route readiness options with websocket: false are refused naming the route', async (t) => {
-  for (const own of [{ gate: true }, { requires: ['db'] }] as const) {
+  for (const own of [{ gate: true }, { requires: ['db'] }]) {
     const app = Fastify()
     await app.register(readiness, { websocket: false, shutdown: false, probes: { db: async () => { throw new Error('down') } } })
     let err: unknown = null
