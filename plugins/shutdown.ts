@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http'
 import fp from 'fastify-plugin'
 import type { FastifyPluginAsync } from 'fastify'
 import type {} from '@fastify/websocket'
@@ -54,31 +55,32 @@ const shutdownPlugin: FastifyPluginAsync<ShutdownPluginOptions> = async (fastify
 
   // In-flight requests, which the close waits for and a timed-out shutdown names. Upgrades are counted as
   // sockets by the gate. One hook on every request, so this is all the suite adds to a plain route.
-  let inFlight = 0
+  const inFlight = new Set<ServerResponse>()
   let whenIdle: Array<() => void> = []
   fastify.addHook('onRequest', function countInFlight (request, reply, next) {
     if (request.ws !== true) {
-      inFlight++
+      inFlight.add(reply.raw)
       reply.raw.once('close', requestDone)
-      // From the first step on, every response ends its keep-alive connection: the client's next request
-      // opens a new one, which kube-proxy or the load balancer sends to another instance. Otherwise a
-      // client pinned to an idle keep-alive connection races the close, whose reset it sees as a failure.
-      if (readiness.draining) reply.header('connection', 'close')
+      if (readiness.draining) endKeepAlive(reply.raw)
     }
     next()
   })
-  function requestDone (): void {
-    if (--inFlight > 0 || whenIdle.length === 0) return
+  function requestDone (this: ServerResponse): void {
+    inFlight.delete(this)
+    if (inFlight.size > 0 || whenIdle.length === 0) return
     const waiting = whenIdle
     whenIdle = []
     for (const resolve of waiting) resolve()
   }
   const noRequestInFlight = async (): Promise<void> => {
-    if (inFlight > 0) await new Promise<void>((resolve) => whenIdle.push(resolve))
+    if (inFlight.size > 0) await new Promise<void>((resolve) => whenIdle.push(resolve))
   }
 
   const sequence = new ShutdownSequence({
-    startDraining: () => readiness.startDraining(),
+    startDraining: () => {
+      readiness.startDraining()
+      for (const response of inFlight) endKeepAlive(response)
+    },
     startupRunning: () => readiness.startupState === 'running',
     abortStartup: () => { void readiness.close() },
     closeConnections: async () => await readiness.closeConnections(),
@@ -96,7 +98,7 @@ const shutdownPlugin: FastifyPluginAsync<ShutdownPluginOptions> = async (fastify
     },
     openWork: () => {
       const ws = readiness.websocket?.getConnectionReadiness()
-      return { inFlightRequests: inFlight, openSockets: ws?.open ?? 0, heldUpgrades: ws?.held ?? 0 }
+      return { inFlightRequests: inFlight.size, openSockets: ws?.open ?? 0, heldUpgrades: ws?.held ?? 0 }
     }
   }, settings, fastify.log)
   readiness.setShutdownSequence(async () => await sequence.run())
@@ -115,6 +117,16 @@ const shutdownPlugin: FastifyPluginAsync<ShutdownPluginOptions> = async (fastify
     for (const warning of shutdownWarnings({ settings, drainBudgetMs })) fastify.log.warn({ platform: platform.name }, `fastify-readiness: ${warning}`)
     hookDone()
   })
+}
+
+/**
+ * From the first step on, every response ends its keep-alive connection: the client's next request opens a
+ * new one, which kube-proxy or the load balancer sends to another instance. Otherwise a client pinned to an
+ * idle keep-alive connection races the close, whose reset it sees as a failed request. Node merges a header
+ * set here with those Fastify writes.
+ */
+function endKeepAlive (response: ServerResponse): void {
+  if (!response.headersSent) response.setHeader('connection', 'close')
 }
 
 function closeAllConnections (server: unknown): void {

@@ -68,3 +68,23 @@ t.test('listen on localhost with two servers: a request in flight on the second 
   t.same(await Promise.all(results), [{ host: '::1', status: 200 }], 'the request on the second server got its answer')
   t.equal((await app.exited).code, 0)
 })
+
+t.test('from the signal on, every response ends its keep-alive connection, including one in flight when it came', async (t) => {
+  const app = await startChild(t, { SHUTDOWN_OPTS: JSON.stringify({ delay: 1500, timeout: 8000 }), SLOW_MS: '600' })
+  const get = (path: string): Promise<{ status: number, connection: string | undefined }> => new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port: app.port!, path, agent: false, headers: { connection: 'keep-alive' } }, (res) => {
+      res.resume()
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, connection: res.headers.connection }))
+    })
+    req.on('error', reject)
+    req.end()
+  })
+  t.equal((await get('/work')).connection, 'keep-alive', 'before the signal: keep-alive')
+  const inFlight = get('/slow')
+  await app.waitLog((l) => l.msg === 'incoming request' && (l.req as { url?: string })?.url === '/slow')
+  app.kill('SIGTERM')
+  await app.waitLog((l) => String(l.msg).startsWith('shutdown: readiness is 503'))
+  t.same(await get('/work'), { status: 200, connection: 'close' }, 'during the delay: served, with Connection: close')
+  t.same(await inFlight, { status: 200, connection: 'close' }, 'and so is the request that was in flight')
+  t.equal((await app.exited).code, 0)
+})
