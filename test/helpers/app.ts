@@ -15,6 +15,21 @@ export async function buildApp (t: Test, options: FastifyReadinessOptions, fasti
   return app
 }
 
+/** What registering the suite with these options fails with (at register() or ready()), or null when it works. */
+export async function registrationError (options: unknown, { withWebSocket = false } = {}): Promise<unknown> {
+  const app = Fastify()
+  try {
+    if (withWebSocket) await app.register(websocket)
+    await app.register(readiness, options as FastifyReadinessOptions)
+    await app.ready()
+    return null
+  } catch (err) {
+    return err
+  } finally {
+    await app.close().catch(() => {})
+  }
+}
+
 /** A dependency the test switches up and down; its probe fails with a message holding a password. */
 export class Switch {
   up: boolean

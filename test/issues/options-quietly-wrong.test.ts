@@ -1,23 +1,9 @@
 import t from 'tap'
 import Fastify from 'fastify'
-import websocket from '@fastify/websocket'
 import readiness, { ReadinessOptionError, type FastifyReadinessOptions } from '../../index.js'
+import { registrationError } from '../helpers/app.js'
 
 const ok = async (): Promise<void> => {}
-
-async function registrationError (options: unknown): Promise<unknown> {
-  const app = Fastify()
-  await app.register(websocket)
-  try {
-    await app.register(readiness, options as FastifyReadinessOptions)
-    await app.ready()
-    return null
-  } catch (err) {
-    return err
-  } finally {
-    await app.close().catch(() => {})
-  }
-}
 
 // Issue 16: 27 of 110 wrong option values were accepted silently.
 const cases: Array<[string, unknown, string]> = [
@@ -48,7 +34,7 @@ const cases: Array<[string, unknown, string]> = [
 
 for (const [label, options, option] of cases) {
   t.test(`refused: ${label}`, async (t) => {
-    const err = await registrationError(options)
+    const err = await registrationError(options, { withWebSocket: true })
     t.type(err, ReadinessOptionError, 'a ReadinessOptionError')
     t.equal((err as ReadinessOptionError).option, option)
   })
