@@ -166,8 +166,11 @@ async function scenario (spread) {
   const signalled = Date.now()
   a.child.kill('SIGTERM')
   const code = await a.exited
-  const drained = Object.values(stats.codes).reduce((n, c) => n + c, 0)
-  while (stats.back < drained && Date.now() < signalled + 60_000) await sleep(20)
+  // Counted as the close frames arrive, which can be after the process exited: HAProxy relays them.
+  const drainedSoFar = () => Object.values(stats.codes).reduce((n, c) => n + c, 0)
+  await sleep(200)
+  while (stats.back < drainedSoFar() && Date.now() < signalled + 60_000) await sleep(20)
+  const drained = drainedSoFar()
   // From the first drain close: the serving delay before it is the same in both scenarios.
   const backMs = stats.lastBack - stats.firstClose
   const eld = await (await fetch(`http://127.0.0.1:${pb}/__herd/eld`)).json()
@@ -189,7 +192,7 @@ export async function herd () {
     rows.push({ measure: `herd: closes spread over ${SPREAD_MS} ms`, result: `not run: ${String(err.message).split('\n')[0].slice(0, 160)}`, target: 'websocket.drainSpread supported by the gate', met: false })
   }
   const label = (s) => s === null ? 'n/a' : `${s.eld.p99.toFixed(1)} ms (max ${s.eld.max.toFixed(0)} ms)`
-  rows.push({ measure: `herd: survivor event-loop delay p99, ${PER_INSTANCE} sockets drained all at once`, result: label(flat), target: 'reference', met: true })
+  rows.push({ measure: `herd: survivor event-loop delay p99, ${PER_INSTANCE * 2} sockets over two instances, the draining one's closed all at once`, result: label(flat), target: 'reference', met: true })
   if (spread !== null) {
     rows.push({ measure: `herd: survivor event-loop delay p99, closes spread over ${SPREAD_MS} ms`, result: label(spread), target: 'below all-at-once', met: spread.eld.p99 < flat.eld.p99 })
   }
