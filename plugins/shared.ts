@@ -75,6 +75,12 @@ export function claimPart (fastify: FastifyInstance, part: string): void {
   }
   if (parts.has(part)) throw new ReadinessRegistrationError(part)
   parts.add(part)
+  // A closed app gives its server back: @fastify/restartable builds the next app on the same one.
+  const owned = parts
+  fastify.addHook('onClose', function releasePart (_instance, hookDone) {
+    owned.delete(part)
+    hookDone()
+  })
 }
 
 /**

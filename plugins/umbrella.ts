@@ -13,7 +13,7 @@ import probesPlugin from './probes.js'
 import { rejectUnknownPluginKeys } from './shared.js'
 import shutdownPlugin, { type ShutdownPluginOptions } from './shutdown.js'
 import startupPlugin, { type StartupPluginOptions } from './startup.js'
-import websocketGate, { type WebSocketGateOptions } from './websocket-gate.js'
+import websocketGate, { WEBSOCKET_GATE_PLUGIN_NAME, type WebSocketGateOptions } from './websocket-gate.js'
 
 export interface FastifyReadinessOptions {
   probes?: Record<string, ProbeDefinition>
@@ -61,8 +61,10 @@ const fastifyReadiness: FastifyPluginAsync<FastifyReadinessOptions> = async (fas
 }
 
 /** With the gate off, a route's `readiness` options would be silently ignored: `gate: true` would not gate. */
-function refuseRouteOptionsWithoutGate (route: RouteOptions): void {
+function refuseRouteOptionsWithoutGate (this: FastifyInstance, route: RouteOptions): void {
   if (route.readiness === undefined || route.readiness === false) return
+  // The app may register the gate on its own beside an umbrella told not to.
+  if (this.hasPlugin(WEBSOCKET_GATE_PLUGIN_NAME)) return
   const methods = Array.isArray(route.method) ? route.method.join(',') : route.method
   throw new ReadinessOptionError(`routes["${methods} ${route.url}"].readiness`, 'has no effect with websocket: false (the gate that reads it is not registered): remove it, or register the suite with the gate')
 }

@@ -141,27 +141,32 @@ const websocketGate: FastifyPluginAsync<WebSocketGateOptions> = async (fastify, 
     const own = route.readiness
     const methods = Array.isArray(route.method) ? route.method : [route.method]
     if (methods.every((m) => m === 'HEAD')) return // a HEAD request cannot be upgraded
-    const isWebSocket = route.websocket === true || typeof route.wsHandler === 'function'
+    // @fastify/websocket takes any truthy `websocket` for a WebSocket route (`websocket: 1`, a flag from an
+    // env variable): so must the gate, or such a route would pass for a plain one and go ungated.
+    const isWebSocket = Boolean(route.websocket) || typeof route.wsHandler === 'function'
     if (isWebSocket) {
       sawWebSocketRoute = true
       const wss = serverOf(this)
       if (wss !== undefined) adoptServer(wss)
     }
     const path = `routes["${methods.join(',')} ${route.url}"].readiness`
+    // An upgrade on a plain GET route reaches no app handler (@fastify/websocket closes it), so the
+    // backstop must not take it for a WebSocket route the gate never saw, whatever the route's own options.
+    const plainUpgradable = !isWebSocket && methods.includes('GET') && serverOf(this) !== undefined
     if (own === false) {
       if (isWebSocket) prependOnRequest(route, markExempt)
+      else if (plainUpgradable) prependOnRequest(route, markPlainRoute)
       return
     }
     const settings = parseRouteOptions(path, own, defaults)
     if (!isWebSocket && !settings.gate) {
-      // An upgrade on a plain GET route reaches no app handler (@fastify/websocket closes it), so the
-      // backstop must not take it for a WebSocket route the gate never saw.
-      if (methods.includes('GET') && serverOf(this) !== undefined) prependOnRequest(route, markPlainRoute)
+      if (plainUpgradable) prependOnRequest(route, markPlainRoute)
       return
     }
     if (settings.requires !== undefined) requirementChecks.push({ path: `${path}.requires`, requires: settings.requires })
     const gate = registry.add(route.url, settings)
     prependOnRequest(route, isWebSocket ? upgradeGate(gate) : httpGate(gate))
+    if (plainUpgradable) prependOnRequest(route, markPlainRoute)
   })
 
   function markExempt (this: FastifyInstance, request: FastifyRequest, _reply: FastifyReply, next: () => void): void {
@@ -337,7 +342,14 @@ const websocketGate: FastifyPluginAsync<WebSocketGateOptions> = async (fastify, 
       for (const { path, requires } of requirementChecks) readiness.assertKnown(path, requires)
       const rootServer = serverOf(fastify)
       if (rootServer !== undefined) adoptServer(rootServer)
-      if (servers.size === 0 && (sawWebSocketRoute || fastify.server.listenerCount('upgrade') > 0)) {
+      const upgradeListeners = fastify.server.listenerCount('upgrade')
+      if (servers.size > 0 && upgradeListeners > servers.size) {
+        // Each @fastify/websocket listens once; the gate guards those it saw. Another listener may be
+        // another WebSocket server (HMR, graphql-ws), not the gate's, or a second @fastify/websocket whose
+        // routes were declared where the gate cannot see them: only the app can tell, so say it.
+        fastify.log.warn({ upgradeListeners, guarded: servers.size }, `fastify-readiness: this server has ${upgradeListeners} 'upgrade' listeners but the gate guards ${servers.size} @fastify/websocket server(s). If another one is a @fastify/websocket registered in a plugin before the suite, its routes run ungated: register @fastify/websocket once, at the root (docs/configuration.md, "Where to register"). Other WebSocket servers on this server are not the gate's to guard.`)
+      }
+      if (servers.size === 0 && (sawWebSocketRoute || upgradeListeners > 0)) {
         throw new ReadinessOptionError('websocket',
           'cannot see the @fastify/websocket that serves this app\'s upgrades: it is registered inside a plugin that does not share it ' +
           '(not wrapped in fastify-plugin), so upgrades could reach handlers ungated. Register @fastify/websocket at the root (or with fastify-plugin), ' +

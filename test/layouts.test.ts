@@ -163,6 +163,17 @@ const layouts: Array<{ name: string, build: (t: Test, h: Harness, mode: GateMode
     }
   },
   {
+    // @fastify/websocket takes any truthy flag; the gate took only `true` and left such a route ungated.
+    name: 'a WebSocket route flagged with a truthy non-boolean (websocket: 1)',
+    build: async (t, h, mode) => {
+      const a = app(t)
+      await a.register(readiness, h.options(mode))
+      await a.register(websocket)
+      a.get('/chat', { websocket: 1 as unknown as true }, h.handler)
+      return a
+    }
+  },
+  {
     name: 'a parametric WebSocket route declared before the suite',
     build: async (t, h, mode) => {
       const a = app(t)
@@ -288,4 +299,58 @@ t.test('the suite inside a plugin without fastify-plugin says at start that app.
   await b.ready()
   t.type(b.readiness, 'object')
   t.same(lines.filter((l) => /encapsulated/.test(l.msg)), [], 'no warning at the root')
+})
+
+// Upgrades on plain HTTP routes declared after the suite with readiness: false, or gated as HTTP routes,
+// were taken for WebSocket routes the gate never saw, and any client could make the suite log an error.
+t.test('upgrades on plain routes the gate saw are not reported as ungated WebSocket routes', async (t) => {
+  const lines: Array<{ level: number, msg: string }> = []
+  const a = Fastify({ logger: { level: 'warn', stream: { write: (line: string) => { lines.push(JSON.parse(line)) } } } })
+  t.teardown(() => a.close())
+  const h = harness()
+  await a.register(readiness, h.options('reject'))
+  await a.register(websocket)
+  a.get('/metrics-scrape', { readiness: false }, async () => 'ok')
+  a.get('/api', { readiness: { gate: true, requires: [] } }, async () => 'ok')
+  const { ws } = await listen(a)
+  for (const path of ['/metrics-scrape', '/api']) await connect(`${ws}${path}`)
+  t.same(lines.filter((l) => /is not gated/.test(l.msg)), [], 'no false report')
+})
+
+// @fastify/restartable builds the next app on the server of the one it closed.
+t.test('a closed app gives its server back: a new app on the same server registers the suite', async (t) => {
+  const { createServer } = await import('node:http')
+  const server = createServer()
+  const factory = (handler: import('node:http').RequestListener): import('node:http').Server => {
+    server.removeAllListeners('request')
+    server.on('request', handler)
+    return server
+  }
+  const first = Fastify({ serverFactory: factory })
+  await first.register(readiness, { shutdown: { signals: false } })
+  await first.ready()
+  await first.close()
+  const second = Fastify({ serverFactory: factory })
+  t.teardown(() => second.close())
+  await second.register(readiness, { shutdown: { signals: false } })
+  await second.ready()
+  t.type(second.readiness, 'object')
+})
+
+t.test('a second @fastify/websocket the gate cannot see is named in a warning at start', async (t) => {
+  const lines: Array<{ level: number, msg: string }> = []
+  const a = Fastify({ logger: { level: 'warn', stream: { write: (line: string) => { lines.push(JSON.parse(line)) } } } })
+  t.teardown(() => a.close())
+  const h = harness()
+  await a.register(async (f) => {
+    await f.register(websocket)
+    f.get('/early', { websocket: true }, h.handler)
+  })
+  await a.register(websocket)
+  await a.register(readiness, h.options('reject'))
+  a.get('/chat', { websocket: true }, h.handler)
+  await a.ready()
+  const warned = lines.filter((l) => /'upgrade' listeners but the gate guards 1 @fastify\/websocket/.test(l.msg))
+  t.equal(warned.length, 1)
+  t.equal(warned[0]?.level, 40)
 })

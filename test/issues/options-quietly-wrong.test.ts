@@ -1,6 +1,6 @@
 import t from 'tap'
 import Fastify from 'fastify'
-import readiness, { ReadinessOptionError, type FastifyReadinessOptions } from '../../index.js'
+import readiness, { ReadinessOptionError, readinessWebSocketGate, type FastifyReadinessOptions } from '../../index.js'
 import { registrationError } from '../helpers/app.js'
 
 const ok = async (): Promise<void> => {}
@@ -75,4 +75,13 @@ t.test('route readiness options with websocket: false are refused naming the rou
   app.get('/opted-out', { readiness: false }, async () => ({ ok: true }))
   await app.ready()
   t.pass('readiness: false is still fine')
+
+  // The umbrella told websocket: false, and the gate registered on its own beside it: the options work.
+  const both = Fastify()
+  t.teardown(() => both.close())
+  await both.register(readiness, { websocket: false, shutdown: false, probes: { db: async () => { throw new Error('down') } } })
+  await both.register(readinessWebSocketGate, { mode: 'reject' })
+  both.get('/api', { readiness: { gate: true } }, async () => ({ ok: true }))
+  await both.ready()
+  t.equal((await both.inject('/api')).statusCode, 503, 'the separately registered gate gates the route')
 })
