@@ -64,6 +64,7 @@ function onSignal (signal: Signal): void {
 }
 
 async function runAll (signal: Signal, running: SignalSubscriber[]): Promise<void> {
+  const others = [...subscribers.keys()].filter((s) => !running.includes(s))
   const results = await Promise.allSettled(running.map(async (s) => {
     s.log.info({ signal }, `${signal} received: shutting down`)
     await s.run(signal)
@@ -76,5 +77,13 @@ async function runAll (signal: Signal, running: SignalSubscriber[]): Promise<voi
       if ((result.reason as Error)?.name !== 'ShutdownTimeoutError') running[i]?.log.error({ err: result.reason as Error }, 'shutdown failed')
     }
   })
+  // Another app of this process did not ask for this signal (or handles signals itself): exiting would cut
+  // its connections. A failure still exits, before the platform's SIGKILL.
+  const open = others.filter((s) => subscribers.has(s))
+  if (!failed && open.length > 0) {
+    for (const s of running) s.log.info({ signal, otherApps: open.length }, `${signal} handled: another app in this process is still open, so the process is left to it`)
+    first = null // the next signal is the first one for the apps left
+    return
+  }
   process.exit(failed ? 1 : 0)
 }

@@ -1,4 +1,4 @@
-import type { ServerResponse } from 'node:http'
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import fp from 'fastify-plugin'
 import type { FastifyPluginAsync } from 'fastify'
 import type {} from '@fastify/websocket'
@@ -8,6 +8,7 @@ import { detectPlatform } from '../lib/platform.js'
 import { ShutdownSequence } from '../lib/shutdown.js'
 import { shutdownSettings, shutdownWarnings } from '../lib/shutdown-defaults.js'
 import { onShutdownSignal, SIGNALS, type Signal } from '../lib/shutdown-signals.js'
+import { InFlightRequests } from './in-flight.js'
 import { claimPart, ensureReadiness, rejectUnknownPluginKeys } from './shared.js'
 
 export interface ShutdownPluginOptions {
@@ -54,32 +55,29 @@ const shutdownPlugin: FastifyPluginAsync<ShutdownPluginOptions> = async (fastify
   claimPart(fastify, 'the shutdown sequence')
 
   // In-flight requests, which the close waits for and a timed-out shutdown names. Upgrades are counted as
-  // sockets by the gate. One hook on every request, so this is all the suite adds to a plain route.
-  const inFlight = new Set<ServerResponse>()
-  let whenIdle: Array<() => void> = []
+  // sockets by the gate. Counted when the server emits them, before any hook: an app's own async onRequest
+  // hook (auth, a rate limit) runs before the suite's, and a request waiting in it is in flight too.
+  const inFlight = new InFlightRequests()
+  const onServerRequest = (request: IncomingMessage, response: ServerResponse): void => {
+    inFlight.track(request, response)
+    if (readiness.draining) endKeepAlive(response)
+  }
+  fastify.server.on('request', onServerRequest)
+  // The other servers of listen({ host: 'localhost' }) emit their requests on themselves, which Fastify keeps
+  // to itself: those (and injected ones) are counted here.
   fastify.addHook('onRequest', function countInFlight (request, reply, next) {
-    if (request.ws !== true) {
-      inFlight.add(reply.raw)
-      reply.raw.once('close', requestDone)
-      if (readiness.draining) endKeepAlive(reply.raw)
-    }
+    if (request.ws !== true && inFlight.track(request.raw, reply.raw) && readiness.draining) endKeepAlive(reply.raw)
     next()
   })
-  function requestDone (this: ServerResponse): void {
-    inFlight.delete(this)
-    if (inFlight.size > 0 || whenIdle.length === 0) return
-    const waiting = whenIdle
-    whenIdle = []
-    for (const resolve of waiting) resolve()
-  }
-  const noRequestInFlight = async (): Promise<void> => {
-    if (inFlight.size > 0) await new Promise<void>((resolve) => whenIdle.push(resolve))
-  }
+  fastify.addHook('onClose', function stopCounting (_instance, hookDone) {
+    fastify.server.removeListener('request', onServerRequest)
+    hookDone()
+  })
 
   const sequence = new ShutdownSequence({
     startDraining: () => {
       readiness.startDraining()
-      for (const response of inFlight) endKeepAlive(response)
+      for (const response of inFlight.responses()) endKeepAlive(response)
     },
     startupRunning: () => readiness.startupState === 'running',
     abortStartup: () => { void readiness.close() },
@@ -89,12 +87,12 @@ const shutdownPlugin: FastifyPluginAsync<ShutdownPluginOptions> = async (fastify
       // server.close() ends idle keep-alive connections, but not one that never finished a request (a
       // browser's preconnect, a slow or stuck client): it would hold the close until shutdown.timeout.
       // Once no request is in flight, every connection left is one of those.
-      await noRequestInFlight()
+      await inFlight.idle()
       closeAllConnections(fastify.server)
       await closed
       // listen({ host: 'localhost' }) can open a second server, whose close Fastify does not wait for:
       // its requests are counted here too, and the process must not exit under them.
-      await noRequestInFlight()
+      await inFlight.idle()
     },
     openWork: () => {
       const ws = readiness.websocket?.getConnectionReadiness()
@@ -103,13 +101,13 @@ const shutdownPlugin: FastifyPluginAsync<ShutdownPluginOptions> = async (fastify
   }, settings, fastify.log)
   readiness.setShutdownSequence(async () => await sequence.run())
 
-  if (signals !== false) {
-    const unsubscribe = onShutdownSignal(signals, { run: async (signal) => await sequence.run(signal), log: fastify.log })
-    fastify.addHook('onClose', function uninstallSignalHandlers (_instance, hookDone) {
-      unsubscribe()
-      hookDone()
-    })
-  }
+  // With signals: false the app is still known to the process-wide handler (listening to no signal), so
+  // another app's signal does not exit the process under it.
+  const unsubscribe = onShutdownSignal(signals === false ? [] : signals, { run: async (signal) => await sequence.run(signal), log: fastify.log })
+  fastify.addHook('onClose', function uninstallSignalHandlers (_instance, hookDone) {
+    unsubscribe()
+    hookDone()
+  })
 
   fastify.addHook('onReady', function checkShutdownBudget (hookDone) {
     const drainBudgetMs = readiness.websocket?.drainBudgetMs ?? 0
