@@ -20,7 +20,7 @@ export { ReadinessOptionError, ProbeTimeoutError, PhaseError, WaitTimeoutError }
 export { postgresProbe, redisProbe, httpProbe, tcpProbe, type PostgresProbeOptions, type RedisProbeOptions, type PingableClient, type HttpProbeOptions, type TcpProbeOptions, type ClosableCheck } from './lib/probes/index.js'
 export { default as readinessShutdown, type ShutdownPluginOptions } from './plugins/shutdown.js'
 export { ShutdownTimeoutError } from './lib/shutdown.js'
-export { withDelivery, deliveryIdle, memoryDedupe, redisDedupe, type ClaimResult, type DeliveryHandler, type DeliveryContext, type DeliveryOptions, type DeliveryStats, type DeliverySocket, type DedupeStore, type MemoryDedupeOptions, type RedisDedupeOptions, type RedisLike } from './lib/delivery/index.js'
+export { withDelivery, deliveryIdle, DeliveryTimeoutError, DeliveryFrameError, memoryDedupe, redisDedupe, type ClaimResult, type DeliveryHandler, type DeliveryContext, type DeliveryOptions, type DeliveryStats, type DeliverySocket, type DedupeStore, type MemoryDedupeOptions, type RedisDedupeOptions, type RedisLike } from './lib/delivery/index.js'
 export { default as readinessMetrics, METER_NAME, type MetricsPluginOptions } from './plugins/metrics.js'
 export { default as readinessStatusPage, type StatusPageOptions, type StatusPageData } from './plugins/status-page.js'
 export { bindReadinessMetrics, METRIC_PREFIX } from './lib/metrics.js'

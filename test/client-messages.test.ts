@@ -65,7 +65,7 @@ t.test('message defect "a message on an open socket that then breaks is not re-s
     const app = await buildApp(t, { websocket: { mode: 'reject' } })
     app.get('/chat', { websocket: true }, (socket) => {
       // A slow handler: the drain lands while messages are queued behind it.
-      withDelivery(socket, async (text) => { await sleep(20); handled.push(text) }, { store })
+      withDelivery(socket, async (text) => { await sleep(20); handled.push(String(text)) }, { store })
     })
     await app.listen({ port, host: '127.0.0.1' })
     await until(() => app.readiness.isReady())

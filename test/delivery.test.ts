@@ -67,7 +67,7 @@ t.test('redisDedupe on the real Redis: prefixed keys with a TTL, raise-only, sha
   const handled: string[] = []
   const serve = async () => {
     const app = await buildApp(t, {})
-    app.get('/chat', { websocket: true }, (socket) => { withDelivery(socket, (text) => { handled.push(text) }, { store }) })
+    app.get('/chat', { websocket: true }, (socket) => { withDelivery(socket, (text) => { handled.push(String(text)) }, { store }) })
     const { ws } = await listen(app)
     await until(() => app.readiness.isReady())
     return ws
@@ -165,7 +165,7 @@ t.test('a hostile client: a flood beyond maxQueued is closed 1013 (backpressure)
     withDelivery(socket, () => new Promise((resolve) => setTimeout(resolve, 50)), { maxQueued: 5 })
   })
   app.get('/scoped/:user', { websocket: true }, (socket, request) => {
-    withDelivery(socket, (text) => { handled.push(text) }, { store, scope: (request.params as { user: string }).user })
+    withDelivery(socket, (text) => { handled.push(String(text)) }, { store, scope: (request.params as { user: string }).user })
   })
   const { ws } = await listen(app)
   await until(() => app.readiness.isReady())
@@ -200,7 +200,7 @@ t.test('a window that cannot be read (a private Redis, killed): nothing is handl
   const errors: string[] = []
   const app = await buildApp(t, {})
   app.get('/chat', { websocket: true }, (socket) => {
-    withDelivery(socket, (text) => { handled.push(text) }, { store, onError: (err) => errors.push(String(err)) })
+    withDelivery(socket, (text) => { handled.push(String(text)) }, { store, onError: (err) => errors.push(String(err)) })
   })
   const { ws } = await listen(app)
   await until(() => app.readiness.isReady())

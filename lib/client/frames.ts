@@ -9,7 +9,7 @@
  *   server -> client  "\u001Ea <session> <seq>"             everything up to seq is handled
  */
 export const FRAME_MARK = '\u001E'
-const MESSAGE_PREFIX = `${FRAME_MARK}m `
+export const MESSAGE_PREFIX = `${FRAME_MARK}m `
 const ACK_PREFIX = `${FRAME_MARK}a `
 
 /** Session ids: 8-64 characters of [A-Za-z0-9_-], so a frame always splits cleanly. */

@@ -383,16 +383,19 @@ export class ReadinessClient extends Emitter<ClientEvents> {
     if (!final) {
       const hint = retryHint(reason)
       if (hint !== null) { this.#hintMs = hint * 1000; this.#hintSource = 'retry-after' }
+      // The socket that just closed was an attempt; it failed unless it lasted healthyAfterMs.
+      if (wasHealthy) this.#attempt = 0
+      else this.#failed++
+      this.#startStretch()
     }
-    this.emit('close', { code, reason, willRetry: !final })
+    // willRetry is the truth: the close that exhausts maxAttempts or maxElapsedMs says false (giveup follows).
+    const exhausted = !final && this.#exhausted()
+    this.emit('close', { code, reason, willRetry: !final && !exhausted })
     if (final) {
       this.close()
       return
     }
-    // The socket that just closed was an attempt; it failed unless it lasted healthyAfterMs.
-    if (wasHealthy) this.#attempt = 0
-    else this.#failed++
-    this.#startStretch()
+    if (this.#stopped) return // a close listener called close()
     void this.#scheduleRetry()
   }
 
@@ -411,10 +414,13 @@ export class ReadinessClient extends Emitter<ClientEvents> {
     }
   }
 
+  #exhausted (): boolean {
+    return this.#failed >= this.#maxAttempts || Date.now() - this.#since >= this.#maxElapsedMs
+  }
+
   async #scheduleRetry (): Promise<void> {
-    const elapsed = Date.now() - this.#since
     // maxAttempts: N failed attempts in a row, then no N+1st (nor a health request for it).
-    if (this.#failed >= this.#maxAttempts || elapsed >= this.#maxElapsedMs) {
+    if (this.#exhausted()) {
       this.#giveUp()
       return
     }

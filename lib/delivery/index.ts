@@ -1,5 +1,5 @@
-import { ackFrame, newSessionId, parseMessageFrame } from '../client/frames.js'
-import { letGo, progressOf, whenIdle, type Held } from './progress.js'
+import { ackFrame, MESSAGE_PREFIX, newSessionId, parseMessageFrame } from '../client/frames.js'
+import { letGo, progressOf, wake, whenIdle, type Held } from './progress.js'
 import { memoryDedupe, type ClaimResult, type DedupeStore } from './store.js'
 
 export { memoryDedupe, redisDedupe, type ClaimResult, type DedupeStore, type MemoryDedupeOptions, type RedisDedupeOptions, type RedisLike } from './store.js'
@@ -10,7 +10,9 @@ export { memoryDedupe, redisDedupe, type ClaimResult, type DedupeStore, type Mem
  * one at a time, in order, each acknowledged after the app's handler has
  * finished with it, and each dropped (and acknowledged again) when the
  * session's window says it was already handled here or, with a shared store,
- * on another instance. Messages without a number pass through untouched.
+ * on another instance. Frames without a number pass through untouched (text
+ * as a string, binary as a Buffer, `ctx` null); a text frame that claims a
+ * number but is malformed closes the socket 1008 (nothing handled).
  *
  * Order of work per message: claim, handler, then the store write, then the
  * ack. The claim says "in progress": in the process (every socket of a
@@ -24,13 +26,37 @@ export { memoryDedupe, redisDedupe, type ClaimResult, type DedupeStore, type Mem
  * async effect should be idempotent on `ctx` (session, seq) if a crash
  * between it and the store write must not repeat it. When the window cannot
  * be read (the store is down), nothing is handled: the socket closes 1013 and
- * the client re-sends later.
+ * the client re-sends later. A handler that has not settled after
+ * `handlerTimeoutMs` is given up on: reported, its claim released (a re-send
+ * may then run the message again, here or elsewhere: at-least-once), and its
+ * socket closed 1011 so the client re-sends what was not acknowledged.
  */
 
 export interface DeliveryContext { session: string, seq: number }
 
-/** The message's text and its number; `ctx` is null for a frame the client did not number. */
-export type DeliveryHandler = (data: string, ctx: DeliveryContext | null) => void | Promise<void>
+/**
+ * A numbered message: its text (always a string) and `ctx`. A frame the client did not number: `ctx` null, and
+ * the frame untouched: a text frame as a string, a binary frame as a Buffer (the `ws` `isBinary` flag decides).
+ */
+export type DeliveryHandler = (data: string | Buffer, ctx: DeliveryContext | null) => void | Promise<void>
+
+/** Raised to `onError` when a handler did not settle within `handlerTimeoutMs`. */
+export class DeliveryTimeoutError extends Error {
+  readonly ctx: DeliveryContext
+  constructor (ctx: DeliveryContext, timeoutMs: number) {
+    super(`withDelivery: the handler for ${ctx.session} #${ctx.seq} did not settle within ${timeoutMs} ms; its claim is released and its socket closed 1011 (a re-send may run it again)`)
+    this.name = 'DeliveryTimeoutError'
+    this.ctx = ctx
+  }
+}
+
+/** Raised to `onError` (ctx null) for a text frame that starts like a numbered message but is not a valid one. */
+export class DeliveryFrameError extends Error {
+  constructor (detail: string) {
+    super(`withDelivery: malformed numbered frame (${detail}); socket closed 1008`)
+    this.name = 'DeliveryFrameError'
+  }
+}
 
 /** The part of a `ws` WebSocket the helper uses. */
 export interface DeliverySocket {
@@ -57,12 +83,22 @@ export interface DeliveryOptions {
   scope?: string
   /** Messages waiting behind a slow handler; beyond this the socket is closed 1013 and the client re-sends later (default 1000). */
   maxQueued?: number
+  /**
+   * A numbered message's handler that has not settled after this long is given up on (default 30,000 ms): a
+   * `DeliveryTimeoutError` goes to `onError`, the message's claim is released at once (in the process and in a
+   * shared store; its renewal stops), so a re-send may run it again here or on another instance (at-least-once),
+   * and the socket closes 1011 so the client re-sends everything unacknowledged. Nothing is recorded or acked
+   * for it, even if the handler settles later.
+   */
+  handlerTimeoutMs?: number
 }
 
 /** `waited`: messages that arrived while a handler (on another socket, or another instance) was still on their session. */
 export interface DeliveryStats { handled: number, duplicates: number, passthrough: number, waited: number }
 
 const OPEN = 1
+const INTERNAL_ERROR = 1011
+const POLICY_VIOLATION = 1008
 const STORE_DOWN_REASON = 'delivery store unavailable; retry in 1s'
 let sharedMemory: DedupeStore | undefined
 /** Identifies this process's sockets as claim owners in a shared store. */
@@ -86,6 +122,11 @@ export function withDelivery (socket: DeliverySocket, handler: DeliveryHandler, 
   const scope = options.scope === undefined ? '' : `${String(options.scope)}:`
   const maxQueued = options.maxQueued ?? 1000
   if (!Number.isInteger(maxQueued) || maxQueued < 1) throw new TypeError(`withDelivery: maxQueued must be a positive integer, got ${String(options.maxQueued)}`)
+  const handlerTimeoutMs = options.handlerTimeoutMs ?? 30_000
+  if (!Number.isInteger(handlerTimeoutMs) || handlerTimeoutMs < 1 || handlerTimeoutMs > 2_147_483_647) {
+    throw new TypeError(`withDelivery: handlerTimeoutMs must be an integer in [1, 2147483647], got ${String(options.handlerTimeoutMs)}`)
+  }
+  const release = typeof store.release === 'function' ? store.release.bind(store) : null
   const claim = typeof store.claim === 'function' ? store.claim.bind(store) : null
   const claimTtlMs = claim !== null && typeof store.claimTtlMs === 'number' && store.claimTtlMs > 0 ? store.claimTtlMs : 0
   const progress = progressOf(store)
@@ -94,8 +135,10 @@ export function withDelivery (socket: DeliverySocket, handler: DeliveryHandler, 
   const queue: Array<string | Buffer> = []
   let busy = false
   let closed = false
+  /** Wakes this socket's pump from a wait on another socket's hold, when this socket closes first. */
+  let stopWaiting: (() => void) | null = null
 
-  socket.on('close', () => { closed = true; queue.length = 0 })
+  socket.on('close', () => { closed = true; queue.length = 0; stopWaiting?.() })
   socket.on('message', (data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => {
     if (closed) return
     if (queue.length >= maxQueued) {
@@ -111,10 +154,28 @@ export function withDelivery (socket: DeliverySocket, handler: DeliveryHandler, 
     if (!busy) void pump()
   })
 
-  function shut (reason: string): void {
+  function shut (reason: string, code = 1013): void {
     closed = true
     queue.length = 0
-    socket.close?.(1013, reason)
+    socket.close?.(code, reason)
+  }
+
+  /** Waits until `other` lets go or this socket closes, whichever comes first; leaves nothing behind in `other`. */
+  function waitFor (other: Held): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => { other.waiters.delete(done); stopWaiting = null; resolve() }
+      other.waiters.add(done)
+      stopWaiting = done
+    })
+  }
+
+  /** 'done' once `result` settled, 'timeout' after handlerTimeoutMs (then `result` is no longer awaited). */
+  function settled (result: Promise<void>): Promise<'done' | 'timeout'> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve('timeout'), handlerTimeoutMs)
+      ;(timer as { unref?: () => void }).unref?.()
+      void result.then(() => { clearTimeout(timer); resolve('done') })
+    })
   }
 
   function ack (session: string, seq: number): void {
@@ -123,12 +184,10 @@ export function withDelivery (socket: DeliverySocket, handler: DeliveryHandler, 
 
   /** Holds `key` in the process; a previous hold of this socket's (its store write still pending) is superseded. */
   function hold (key: string): Held {
-    let end!: () => void
-    const over = new Promise<void>((resolve) => { end = resolve })
     const previous = progress.held.get(key)
-    const mine: Held = { owner, over, end }
+    const mine: Held = { owner, waiters: new Set() }
     progress.held.set(key, mine)
-    previous?.end()
+    if (previous !== undefined) wake(previous)
     return mine
   }
 
@@ -175,8 +234,16 @@ export function withDelivery (socket: DeliverySocket, handler: DeliveryHandler, 
         const item = queue.shift() as string | Buffer
         const message = typeof item === 'string' ? parseMessageFrame(item) : null
         if (message === null) {
+          if (typeof item === 'string' && item.startsWith(MESSAGE_PREFIX)) {
+            // Claims a number but is not a valid numbered frame (a seq of -1, NaN, 01 or past 2^53 - 1, a bad
+            // session id): no client of ours sends it, so nothing of it is handled or acked (RFC 6455 1008).
+            onError(new DeliveryFrameError(JSON.stringify(item.slice(0, 80))), null)
+            shut('malformed delivery frame', POLICY_VIOLATION)
+            return
+          }
+          // Untouched: text as a string, binary as the Buffer it arrived as.
           stats.passthrough++
-          await run(typeof item === 'string' ? item : item.toString(), null)
+          await run(item, null)
           continue
         }
         const key = scope + message.session
@@ -186,8 +253,8 @@ export function withDelivery (socket: DeliverySocket, handler: DeliveryHandler, 
         if (other !== undefined && other.owner !== owner) {
           stats.waited++
           while (other !== undefined && other.owner !== owner) {
-            await other.over
-            if (closed) return
+            await waitFor(other)
+            if (closed) return // this socket closed while waiting: stop, keep nothing
             other = progress.held.get(key)
           }
         }
@@ -210,8 +277,18 @@ export function withDelivery (socket: DeliverySocket, handler: DeliveryHandler, 
         const renew = claimTtlMs > 0 ? setInterval(() => { renewClaim(key, ctx) }, Math.max(10, Math.floor(claimTtlMs / 3))) : null
         ;(renew as { unref?: () => void } | null)?.unref?.()
         const result = run(message.payload, ctx)
-        if (result !== undefined) await result
+        const outcome = result === undefined ? 'done' : await settled(result)
         if (renew !== null) clearInterval(renew)
+        if (outcome === 'timeout') {
+          // Given up on: the claim goes now (in the process and in the shared store), the client re-sends.
+          letGo(progress, key, mine)
+          if (release !== null) {
+            Promise.resolve().then(() => release(key, owner)).catch((err: unknown) => onError(err, ctx))
+          }
+          onError(new DeliveryTimeoutError(ctx, handlerTimeoutMs), ctx)
+          if (!closed) shut('delivery handler timeout', INTERNAL_ERROR)
+          return
+        }
         stats.handled++
         // Issued right after the handler (same tick when it is synchronous): the window between them is as small as it gets.
         let saved: void | Promise<unknown> = undefined
@@ -237,7 +314,7 @@ export function withDelivery (socket: DeliverySocket, handler: DeliveryHandler, 
       }, (err: unknown) => onError(err, ctx))
   }
 
-  function run (data: string, ctx: DeliveryContext | null): Promise<void> | undefined {
+  function run (data: string | Buffer, ctx: DeliveryContext | null): Promise<void> | undefined {
     try {
       const result = handler(data, ctx)
       if (result !== undefined && typeof (result as Promise<void>).then === 'function') {

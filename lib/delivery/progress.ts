@@ -6,8 +6,11 @@
  * app can close the store's connection without cutting off a write).
  */
 
-/** A session held by one socket (`owner`); `over` resolves when it lets go. */
-export interface Held { owner: string, over: Promise<void>, end: () => void }
+/**
+ * A session held by one socket (`owner`). Sockets waiting for it put a wake-up in `waiters` and take it out
+ * again when their own socket closes first, so a hold that never ends keeps nothing of theirs alive.
+ */
+export interface Held { owner: string, waiters: Set<() => void> }
 
 interface Progress { held: Map<string, Held>, idle: Set<() => void> }
 
@@ -37,6 +40,13 @@ export function whenIdle (store: object, timeoutMs = Infinity): Promise<boolean>
 /** Lets go of `key` if `mine` still holds it, and wakes whoever waits for it (or for the store to go idle). */
 export function letGo (progress: Progress, key: string, mine: Held): void {
   if (progress.held.get(key) === mine) progress.held.delete(key)
-  mine.end()
+  wake(mine)
   if (progress.held.size === 0) for (const done of [...progress.idle]) done()
+}
+
+/** Wakes (and forgets) every socket waiting for `held`. */
+export function wake (held: Held): void {
+  const waiters = [...held.waiters]
+  held.waiters.clear()
+  for (const waiter of waiters) waiter()
 }

@@ -23,7 +23,12 @@ export interface DedupeStore {
    * is known only inside the process that runs it.
    */
   claim?: (session: string, seq: number, owner: string) => ClaimResult | Promise<ClaimResult>
-  /** How long a claim stands unless renewed; the helper renews it every third of this while the handler runs. */
+  /**
+   * Optional: drops `owner`'s claim on the session (only its own), without recording anything. The helper calls
+   * it when a handler overran `handlerTimeoutMs`, so a re-send elsewhere need not wait out `claimTtlMs`.
+   */
+  release?: (session: string, owner: string) => void | Promise<unknown>
+  /** How long a claim stands unless renewed; the helper renews it every third of this while the handler runs (at most `handlerTimeoutMs`). */
   readonly claimTtlMs?: number
   /**
    * The built-in stores: resolves true once no handler of this process that uses this store is in progress and
@@ -107,6 +112,10 @@ if holder and holder ~= ARGV[2] then return 'busy' end
 redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
 return 'claimed'`
 
+// Drops the claim only if `owner` still holds it.
+const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+return 1`
+
 /**
  * The fleet's window: every instance sharing this Redis knows what any of them handled, and what a handler
  * on any of them is still working on. Two keys per session: `prefix + session` (the mark) and
@@ -131,6 +140,9 @@ export function redisDedupe (redis: RedisLike, options: RedisDedupeOptions = {})
     },
     save (session, seq, owner = '') {
       return redis.eval(SAVE, 2, prefix + session, `${prefix}${session}!claim`, seq, ttlMs, owner)
+    },
+    release (session, owner) {
+      return redis.eval(RELEASE, 1, `${prefix}${session}!claim`, owner)
     },
     async claim (session, seq, owner) {
       const result = await redis.eval(CLAIM, 2, prefix + session, `${prefix}${session}!claim`, seq, owner, claimTtlMs)

@@ -35,7 +35,7 @@ async function instance (t: Test, dependency: Switch, store: DedupeStore | undef
       running++
       while (!dependency.up) await sleep(20) // the handler writes to the dependency: it waits while it is down
       await sleep(handlerMs)
-      handled.push(text)
+      handled.push(String(text))
       running--
     }, store === undefined ? {} : { store })
   })
@@ -151,7 +151,7 @@ t.test('an instance that dies mid-handler: its Redis claim expires and another i
   })
   const appB = await buildApp(t, {})
   appB.get('/chat', { websocket: true }, (socket) => {
-    withDelivery(socket, (text) => { handledB.push(text) }, { store: redisDedupe(shared, { prefix, claimTtlMs: 600 }) })
+    withDelivery(socket, (text) => { handledB.push(String(text)) }, { store: redisDedupe(shared, { prefix, claimTtlMs: 600 }) })
   })
   const [pa, pb] = [(await listen(appA)).port, (await listen(appB)).port]
   await until(() => appA.readiness.isReady() && appB.readiness.isReady())
