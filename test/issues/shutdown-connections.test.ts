@@ -2,6 +2,7 @@ import t from 'tap'
 import { connect as tcpConnect, type Socket } from 'node:net'
 import { request } from 'node:http'
 import { fileURLToPath } from 'node:url'
+import { closed, connect } from '../helpers/net.js'
 import { messages, startChild } from '../fixtures/shutdown-child.js'
 
 /**
@@ -10,6 +11,7 @@ import { messages, startChild } from '../fixtures/shutdown-child.js'
  */
 
 const BOTH_LOCALHOSTS = fileURLToPath(new URL('../fixtures/localhost-both.mjs', import.meta.url))
+const TWO_APPS = fileURLToPath(new URL('../fixtures/two-apps.mjs', import.meta.url))
 
 function rawSocket (port: number, send: string): Promise<Socket> {
   return new Promise((resolve, reject) => {
@@ -87,4 +89,50 @@ t.test('from the signal on, every response ends its keep-alive connection, inclu
   t.same(await get('/work'), { status: 200, connection: 'close' }, 'during the delay: served, with Connection: close')
   t.same(await inFlight, { status: 200, connection: 'close' }, 'and so is the request that was in flight')
   t.equal((await app.exited).code, 0)
+})
+
+// Node never closes the response of a pipelined request still queued when its client goes away: counted
+// by that response alone, it stayed in flight forever, and every later shutdown waited out its timeout.
+t.test('pipelined requests whose client went away do not hold a later shutdown', async (t) => {
+  const app = await startChild(t, { SHUTDOWN_OPTS: JSON.stringify({ delay: 0, timeout: 6000 }), SLOW_MS: '300' })
+  const socket = await rawSocket(app.port!, 'GET /slow HTTP/1.1\r\nHost: x\r\n\r\n' + 'GET /work HTTP/1.1\r\nHost: x\r\n\r\n'.repeat(20))
+  socket.on('error', () => {})
+  await new Promise((resolve) => setTimeout(resolve, 100))
+  socket.destroy()
+  await new Promise((resolve) => setTimeout(resolve, 800))
+  const signalled = app.kill('SIGTERM')
+  const { code, at } = await app.exited
+  t.equal(code, 0, 'exit code 0')
+  t.ok(at - signalled < 3000, `exited ${at - signalled} ms after SIGTERM (shutdown.timeout 6000)`)
+  t.notOk(messages(app).some((m) => m.startsWith('shutdown timed out')))
+})
+
+// Counted from the suite's own onRequest hook, a request still in an app's async hook registered before
+// it was not in flight yet, and the close cut its connection (plain Fastify answers it).
+t.test('a request in an app\'s own async onRequest hook when the signal comes is still answered', async (t) => {
+  const app = await startChild(t, { SHUTDOWN_OPTS: JSON.stringify({ delay: 0, timeout: 6000 }), PRE_HOOK_MS: '400' })
+  const answer = fetch(`http://127.0.0.1:${app.port!}/work`).then(async (r) => ({ status: r.status, body: await r.json() }), (err: Error) => ({ status: 0, body: String(err.cause ?? err) }))
+  await new Promise((resolve) => setTimeout(resolve, 150))
+  app.kill('SIGTERM')
+  t.match(await answer, { status: 200, body: { ok: true } })
+  t.equal((await app.exited).code, 0)
+})
+
+// One app's signal ran process.exit(0) under the other app of the process, cutting its sockets (1006).
+t.test('two apps in one process: a signal only one of them handles leaves the other serving', async (t) => {
+  const app = await startChild(t, {}, { script: TWO_APPS })
+  const portB = (app.logs.find((l) => typeof l.listening === 'number') as { b: number }).b
+  const onA = await connect(`ws://127.0.0.1:${app.port!}/chat`)
+  const onB = await connect(`ws://127.0.0.1:${portB}/chat`)
+  if (onA.kind !== 'open' || onB.kind !== 'open') throw new Error('should open')
+  const closedA = closed(onA.ws)
+  const closedB = closed(onB.ws)
+  app.kill('SIGINT')
+  t.equal((await closedB).code, 1012, 'b drained on its signal')
+  await app.waitLog((l) => /another app in this process is still open/.test(String(l.msg)))
+  t.equal(onA.ws.readyState, 1, 'a\'s socket is still open')
+  t.equal((await fetch(`http://127.0.0.1:${app.port!}/work`)).status, 200, 'and a still serves')
+  app.kill('SIGTERM')
+  t.equal((await closedA).code, 1012, 'a drained on its own signal')
+  t.equal((await app.exited).code, 0, 'then the process exits 0')
 })
