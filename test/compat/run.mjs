@@ -160,8 +160,8 @@ export function prepare (suite) {
   return { suite, pkg, version, work, pkgDir, files: testFiles(join(pkgDir, testDir)) }
 }
 
-function runFile (prepared, file, scenario) {
-  const out = join(prepared.work, `result-${scenario}-${relative(prepared.pkgDir, file).replaceAll('/', '_')}.jsonl`)
+function runFile (prepared, file, scenario, only = []) {
+  const out = join(prepared.work, `result-${scenario}${only.length > 0 ? '-rest' : ''}-${relative(prepared.pkgDir, file).replaceAll('/', '_')}.jsonl`)
   rmSync(out, { force: true })
   const started = Date.now()
   return new Promise((resolvePromise) => {
@@ -171,6 +171,7 @@ function runFile (prepared, file, scenario) {
       // listening, so its file would never exit: in reject, end the file once its tests are done.
       ...(scenario === 'reject' ? ['--test-force-exit'] : []),
       `--test-reporter=${join(here, 'reporter.mjs')}`, `--test-reporter-destination=${out}`,
+      ...only.map((name) => `--test-name-pattern=^${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`),
       file
     ], {
       cwd: prepared.pkgDir,
@@ -226,6 +227,19 @@ export async function runSuite (suite, scenarios = SUITES[suite].scenarios, log 
       }
       files.push(run)
     }
+    // A file a hang cut short in reject: its later tests run once more on their own, by name, so the
+    // regression net still covers them (node:test skips the tests the patterns do not name).
+    for (const f of files) {
+      if (scenario !== 'reject' || !WAITS_FOR_A_FRAME_AFTER_503.has(f.file)) continue
+      const seen = new Set(f.tests.map((t) => t.name))
+      const rest = [...(known.get(f.file) ?? [])].filter((name) => !seen.has(name) && name !== WAITS_FOR_A_FRAME_AFTER_503.get(f.file))
+      if (rest.length === 0) continue
+      const again = await runFile(prepared, join(prepared.pkgDir, f.file), scenario, rest)
+      const wanted = new Set(rest)
+      const ran = again.tests.filter((t) => wanted.has(t.name) && t.status !== 'skip')
+      f.tests.push(...ran)
+      log(`  RAN THE REST ${f.file} [reject]: ${ran.length} of the ${rest.length} tests the hang cut short`)
+    }
     const missing = []
     for (const f of files) {
       const names = new Set(f.tests.map((t) => t.name))
@@ -243,7 +257,7 @@ export async function runSuite (suite, scenarios = SUITES[suite].scenarios, log 
     for (const t of failed) {
       const file = t.id.split(' > ')[0]
       if (t.failureType === 'testTimeoutFailure' && scenario === 'reject' && WAITS_FOR_A_FRAME_AFTER_503.has(file)) {
-        log(`  ENDED BY TIMEOUT (expected) ${file}: "${WAITS_FOR_A_FRAME_AFTER_503.get(file)}" waits for a frame after the gate's 503; the file's later tests did not run`)
+        log(`  ENDED BY TIMEOUT (expected) ${file}: "${WAITS_FOR_A_FRAME_AFTER_503.get(file)}" waits for a frame after the gate's 503; the file's later tests ran on their own`)
         continue
       }
       if (t.failureType === 'testTimeoutFailure') { problems.push(`${t.id} hung (node:test timeout ${SUITES[suite].testTimeoutMs} ms)`); continue }
