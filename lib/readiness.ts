@@ -161,6 +161,10 @@ export class Readiness<App = unknown> extends EventEmitter<ReadinessEvents> impl
   #shutdownSequence: (() => Promise<void>) | null = null
   #closed = false
   #ready = false
+  /** The verdict the last `ready`/`notReady` event told listeners (none yet: not ready). */
+  #announced = false
+  #announcing = false
+  #notReadyReason = ''
   #criticalNotPassing = 0
   #nonCriticalFailing = 0
   #outOfService: string | null = null
@@ -745,25 +749,59 @@ export class Readiness<App = unknown> extends EventEmitter<ReadinessEvents> impl
 
   /**
    * Settles the state, then tells listeners: `first` (the event of the change
-   * itself), then `ready`/`notReady` if the verdict flipped, then every
-   * onChange listener. No listener runs before the state is settled.
+   * itself), then `ready`/`notReady` if the announced verdict differs from the
+   * state as it is now, then every onChange listener. No listener runs before
+   * the state is settled.
+   *
+   * Re-entrancy: a listener may change the state again (take the app out of
+   * service from `probeChanged`, remove a probe, put it back in service from
+   * `notReady`). The transition events are therefore never emitted from a value
+   * computed before the listeners ran: `#announce` compares the last announced
+   * verdict with the current one, one drain at a time, so the last `ready` /
+   * `notReady` an app sees always matches `isReady()` and `/health/ready`.
    */
   #recompute (reason: string, first?: () => void): void {
     const ready = this.#startupDone() && this.#criticalNotPassing === 0 && !this.#draining && !this.#closed && this.#outOfService === null
     const flipped = ready !== this.#ready
     this.#ready = ready
     if (flipped) {
+      if (!ready) this.#notReadyReason = reason
       // Shutdown and a manual switch are intended: not worth a warning.
       const intended = this.#draining || this.#closed || this.#outOfService !== null
       if (ready) this.#log.info({}, 'ready')
       else this.#log[intended ? 'info' : 'warn']({ reason, missing: this.missing() }, 'not ready')
     }
     first?.()
-    if (flipped) {
-      if (ready) this.emit('ready')
-      else this.emit('notReady', reason)
-    }
+    this.#announce()
     for (const listener of [...this.#changeListeners]) this.#callListener('onChange', listener, [])
+  }
+
+  /**
+   * Emits `ready`/`notReady` until the announced verdict is the current one.
+   * Only the outermost call drains: a change made by a transition listener is
+   * picked up by the loop after that listener returns, in order. Listeners that
+   * flip the state back and forth forever are cut off after a bound (logged);
+   * the next change of any kind announces the state as it is then.
+   */
+  #announce (): void {
+    if (this.#announcing) return
+    this.#announcing = true
+    try {
+      let rounds = 0
+      while (this.#announced !== this.#ready) {
+        if (++rounds > MAX_ANNOUNCE_ROUNDS) {
+          this.#log.error({ rounds: MAX_ANNOUNCE_ROUNDS }, 'ready/notReady listeners keep flipping readiness; transition events paused until the next change')
+          // `#announced` stays what was really announced: the next recompute catches up.
+          break
+        }
+        const ready = this.#ready
+        this.#announced = ready
+        if (ready) this.emit('ready')
+        else this.emit('notReady', this.#notReadyReason)
+      }
+    } finally {
+      this.#announcing = false
+    }
   }
 
   #callListener (event: string, listener: (...values: unknown[]) => unknown, args: unknown[]): void {
@@ -843,6 +881,9 @@ export class Readiness<App = unknown> extends EventEmitter<ReadinessEvents> impl
     })
   }
 }
+
+/** Transition events one drain may emit before listeners flipping readiness back and forth are cut off. */
+const MAX_ANNOUNCE_ROUNDS = 100
 
 /** The waits' `timeout`: omitted or Infinity waits without a bound; otherwise what a Node timer can wait. */
 function waitTimeout (path: string, value: unknown): number | undefined {
