@@ -1,5 +1,5 @@
 import { types } from 'node:util'
-import { redactMessage } from './redact.js'
+import { isSecretKey, redactMessage } from './redact.js'
 
 /**
  * What a check may resolve with instead of nothing (issue 19): a status and
@@ -80,7 +80,6 @@ const MAX_DEPTH = 4
 const MAX_ENTRIES = 32
 const MAX_STRING = 200
 const MAX_NODES = 200
-const SECRET_KEY = /passw|pwd|secret|token|api[-_]?key|access[-_]?key|private[-_]?key|authori[sz]ation|credential|cookie|signature/i
 
 /**
  * A bounded, JSON-safe copy: at most MAX_NODES values, MAX_DEPTH levels and
@@ -130,7 +129,8 @@ function copy (value: unknown, depth: number, budget: { nodes: number }, seen: S
       // Keys reach the body as they are, so they are redacted like values (`{ 'postgres://u:pw@h': 1 }`).
       const safeKey = redactMessage(key).slice(0, MAX_STRING)
       if (safeKey === '__proto__') continue
-      if (SECRET_KEY.test(key.slice(0, MAX_STRING))) {
+      // Matched on the key's words (`auth`, `pw`, `sid`, `connect.sid`, not `tokensUsed`); an object or array under it goes whole. Read on the redacted key, so a URL key keeps its (masked) value.
+      if (isSecretKey(safeKey)) {
         out[safeKey] = '***'
         continue
       }

@@ -58,7 +58,13 @@ const scaling: Array<[string, (size: number) => string]> = [
   ['PEM headers back to back', (n) => rep('-----BEGIN PRIVATE KEY-----', n)],
   ['secret options back to back', (n) => rep('--password ', n)],
   ['key ids with a label', (n) => rep('AKIAIOSFODNN7EXAMPLE secret ', n)],
-  ['an unterminated quoted secret', (n) => ` "password":"${rep('\\\\', n)}`]
+  ['an unterminated quoted secret', (n) => ` "password":"${rep('\\\\', n)}`],
+  // Hostile trial (the redactor's second pass): arrays under secret keys, URLs with userinfo, cookie lists, mysql command lines.
+  ['secret keys opening arrays back to back', (n) => rep('token:[', n)],
+  ['URLs with userinfo back to back', (n) => rep('a://b:c/d@', n)],
+  ['URLs without @ before one at the end', (n) => `${rep('x://h ', n)}@`],
+  ['cookie lists back to back', (n) => rep('cookie:a=b;', n)],
+  ['mysql command lines back to back', (n) => rep('mysql -p -h ', n)]
 ]
 
 function fastest (fn: () => void): number {
