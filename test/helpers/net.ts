@@ -1,4 +1,6 @@
 import type { FastifyInstance } from 'fastify'
+import { createServer, connect as tcpConnect, type Socket } from 'node:net'
+import type { Test } from 'tap'
 import WebSocket from 'ws'
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
@@ -77,4 +79,20 @@ export async function until (predicate: () => boolean, timeout = 5000): Promise<
     if (Date.now() > deadline) throw new Error('condition not met in time')
     await sleep(2)
   }
+}
+
+/** A TCP proxy: every new connection goes to `target()`; `cut()` drops every proxied connection (a network break). */
+export async function tcpProxy (t: Test, target: () => number): Promise<{ port: number, cut: () => void, connections: () => number }> {
+  const pairs = new Set<Socket>()
+  let connections = 0
+  const server = createServer((client) => {
+    connections++
+    const upstream = tcpConnect(target(), '127.0.0.1')
+    for (const s of [client, upstream]) { pairs.add(s); s.on('error', () => {}); s.on('close', () => { pairs.delete(s); client.destroy(); upstream.destroy() }) }
+    client.pipe(upstream)
+    upstream.pipe(client)
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => new Promise<void>((resolve) => { for (const s of pairs) s.destroy(); server.close(() => resolve()) }))
+  return { port: (server.address() as { port: number }).port, cut: () => { for (const s of pairs) s.destroy() }, connections: () => connections }
 }

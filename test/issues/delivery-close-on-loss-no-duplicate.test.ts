@@ -1,12 +1,11 @@
 import t, { type Test } from 'tap'
-import { createServer, connect as tcpConnect, type Socket } from 'node:net'
 import { Redis } from 'ioredis'
 import WebSocket from 'ws'
 import type { FastifyInstance } from 'fastify'
 import { withDelivery, memoryDedupe, redisDedupe, type DedupeStore } from '../../index.js'
 import { ReadinessClient, type WebSocketConstructor } from '../../lib/client/index.js'
 import { buildApp, Switch } from '../helpers/app.js'
-import { listen, sleep, until } from '../helpers/net.js'
+import { listen, sleep, tcpProxy, until } from '../helpers/net.js'
 
 /**
  * Issue 17 (delivery): "0 duplicated across closeOnLoss". An async handler
@@ -44,21 +43,6 @@ async function instance (t: Test, dependency: Switch, store: DedupeStore | undef
   return { app, port, running: () => running }
 }
 
-/** A TCP proxy: every new connection goes to `target()`; `cut()` drops every proxied connection (a network break). */
-async function proxy (t: Test, target: () => number): Promise<{ port: number, cut: () => void, connections: () => number }> {
-  const pairs = new Set<Socket>()
-  let connections = 0
-  const server = createServer((client) => {
-    connections++
-    const upstream = tcpConnect(target(), '127.0.0.1')
-    for (const s of [client, upstream]) { pairs.add(s); s.on('error', () => {}); s.on('close', () => { pairs.delete(s); client.destroy(); upstream.destroy() }) }
-    client.pipe(upstream)
-    upstream.pipe(client)
-  })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  t.teardown(() => new Promise<void>((resolve) => { for (const s of pairs) s.destroy(); server.close(() => resolve()) }))
-  return { port: (server.address() as { port: number }).port, cut: () => { for (const s of pairs) s.destroy() }, connections: () => connections }
-}
 
 t.test('one instance, the default memory window: a message whose handler is still running when closeOnLoss closes its socket is handled once', async (t) => {
   const db = new Switch(true)
@@ -116,7 +100,7 @@ t.test('two instances sharing the real Redis: the re-send lands on the other ins
   const a = await instance(t, dbA, redisDedupe(redis, { prefix }), handled, 2500)
   const b = await instance(t, dbB, redisDedupe(redis, { prefix }), handled, 100)
   let next = a.port
-  const lb = await proxy(t, () => { const port = next; next = b.port; return port }) // the first connection to A, every later one to B
+  const lb = await tcpProxy(t, () => { const port = next; next = b.port; return port }) // the first connection to A, every later one to B
   const client = new ReadinessClient(`ws://127.0.0.1:${lb.port}/chat`, { WebSocket: WS, delivery: true })
   t.teardown(() => client.close())
   const closes: string[] = []
@@ -156,7 +140,7 @@ t.test('an instance that dies mid-handler: its Redis claim expires and another i
   const [pa, pb] = [(await listen(appA)).port, (await listen(appB)).port]
   await until(() => appA.readiness.isReady() && appB.readiness.isReady())
   let next = pa
-  const lb = await proxy(t, () => { const port = next; next = pb; return port })
+  const lb = await tcpProxy(t, () => { const port = next; next = pb; return port })
   const client = new ReadinessClient(`ws://127.0.0.1:${lb.port}/chat`, { WebSocket: WS, delivery: true, backoff: { initialMs: 50 } })
   t.teardown(() => client.close())
   await new Promise<void>((resolve) => client.on('open', () => resolve()))

@@ -1,5 +1,4 @@
-import t, { type Test } from 'tap'
-import { createServer, connect as tcpConnect, type Socket } from 'node:net'
+import t from 'tap'
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import { Redis } from 'ioredis'
@@ -8,7 +7,7 @@ import { withDelivery, deliveryIdle, memoryDedupe, redisDedupe, DeliveryTimeoutE
 import { ReadinessClient, type WebSocketConstructor } from '../../lib/client/index.js'
 import { messageFrame } from '../../lib/client/frames.js'
 import { buildApp } from '../helpers/app.js'
-import { listen, sleep, until } from '../helpers/net.js'
+import { listen, sleep, tcpProxy, until } from '../helpers/net.js'
 
 /**
  * Issue 17 (trial: "a handler that never settles blocks its session on every
@@ -26,21 +25,6 @@ import { listen, sleep, until } from '../helpers/net.js'
 
 const WS = WebSocket as unknown as WebSocketConstructor
 
-/** A TCP proxy: every new connection goes to `target()`; `cut()` drops every proxied connection. */
-async function proxy (t: Test, target: () => number): Promise<{ port: number, cut: () => void, connections: () => number }> {
-  const pairs = new Set<Socket>()
-  let connections = 0
-  const server = createServer((client) => {
-    connections++
-    const upstream = tcpConnect(target(), '127.0.0.1')
-    for (const s of [client, upstream]) { pairs.add(s); s.on('error', () => {}); s.on('close', () => { pairs.delete(s); client.destroy(); upstream.destroy() }) }
-    client.pipe(upstream)
-    upstream.pipe(client)
-  })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  t.teardown(() => new Promise<void>((resolve) => { for (const s of pairs) s.destroy(); server.close(() => resolve()) }))
-  return { port: (server.address() as { port: number }).port, cut: () => { for (const s of pairs) s.destroy() }, connections: () => connections }
-}
 
 t.test('fleet on the real Redis: A\'s handler hangs, its socket is cut, the re-send on B runs once A\'s timeout releases the claim', async (t) => {
   const redis = new Redis({ host: '127.0.0.1', port: 6379, lazyConnect: true })
@@ -65,7 +49,7 @@ t.test('fleet on the real Redis: A\'s handler hangs, its socket is cut, the re-s
   const [pa, pb] = [(await listen(appA)).port, (await listen(appB)).port]
   await until(() => appA.readiness.isReady() && appB.readiness.isReady())
   let next = pa
-  const lb = await proxy(t, () => { const port = next; next = pb; return port }) // first to A, then to B
+  const lb = await tcpProxy(t, () => { const port = next; next = pb; return port }) // first to A, then to B
   const client = new ReadinessClient(`ws://127.0.0.1:${lb.port}/chat`, { WebSocket: WS, delivery: { sessionId: 'sessionHANGfleet' }, backoff: { initialMs: 50, maxMs: 100 } })
   t.teardown(() => client.close())
   await new Promise<void>((resolve) => client.on('open', () => resolve()))
