@@ -15,6 +15,17 @@ export async function buildApp (t: Test, options: FastifyReadinessOptions, fasti
   return app
 }
 
+/**
+ * A real app with the suite alone: no gate, no signal handlers, no metrics, closed when the test ends.
+ * For tests of probes, phases, health routes and redaction, which need none of those.
+ */
+export async function suiteOnly (t: Test, options: FastifyReadinessOptions, fastifyOptions: FastifyServerOptions = {}): Promise<FastifyInstance> {
+  const app = Fastify(fastifyOptions)
+  t.teardown(() => app.close())
+  await app.register(readiness, { shutdown: false, metrics: false, websocket: false, ...options })
+  return app
+}
+
 /** What registering the suite with these options fails with (at register() or ready()), or null when it works. */
 export async function registrationError (options: unknown, { withWebSocket = false } = {}): Promise<unknown> {
   const app = Fastify()

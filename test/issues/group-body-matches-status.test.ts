@@ -1,6 +1,5 @@
 import t from 'tap'
-import Fastify from 'fastify'
-import readiness from '../../index.js'
+import { suiteOnly } from '../helpers/app.js'
 import { getJson, listen, until } from '../helpers/net.js'
 
 // Audit: a group that excludes the failing db answered HTTP 200 with
@@ -8,12 +7,7 @@ import { getJson, listen, until } from '../helpers/net.js'
 // overwrote the group's verdict in the detailed body.
 
 t.test('a group\'s detailed body says what its status code says', async (t) => {
-  const app = Fastify()
-  t.teardown(() => app.close())
-  await app.register(readiness, {
-    shutdown: false,
-    metrics: false,
-    websocket: false,
+  const app = await suiteOnly(t, {
     probes: { db: async () => { throw new Error('down') }, cache: async () => {} },
     health: { details: 'always', groups: { nodb: { exclude: ['db'], additionalPath: '/readyz' }, onlydb: ['db'] } }
   })

@@ -1,6 +1,6 @@
 import t from 'tap'
-import Fastify from 'fastify'
-import readiness, { bearerToken } from '../../index.js'
+import { bearerToken } from '../../index.js'
+import { suiteOnly } from '../helpers/app.js'
 import { listen, until } from '../helpers/net.js'
 
 // Audit: bearerToken refused `bearer` (RFC 7235: the scheme is
@@ -10,9 +10,7 @@ import { listen, until } from '../helpers/net.js'
 const TOKEN = 'a-shared-secret-of-32-characters'
 
 t.test('the auth scheme is case-insensitive; the token is not', async (t) => {
-  const app = Fastify()
-  t.teardown(() => app.close())
-  await app.register(readiness, { shutdown: false, metrics: false, websocket: false, probes: { db: async () => {} }, health: { details: bearerToken(TOKEN) } })
+  const app = await suiteOnly(t, { probes: { db: async () => {} }, health: { details: bearerToken(TOKEN) } })
   const { http } = await listen(app)
   await until(() => app.readiness.isReady())
   const detailed = async (authorization: string): Promise<boolean> =>
@@ -26,9 +24,7 @@ t.test('the auth scheme is case-insensitive; the token is not', async (t) => {
 
 t.test('Accept is parsed as media types with qualities', async (t) => {
   for (const format of ['json', 'health+json'] as const) {
-    const app = Fastify()
-    t.teardown(() => app.close())
-    await app.register(readiness, { shutdown: false, metrics: false, websocket: false, probes: { db: async () => {} }, health: { format } })
+    const app = await suiteOnly(t, { probes: { db: async () => {} }, health: { format } })
     const { http } = await listen(app)
     await until(() => app.readiness.isReady())
     const served = async (accept: string): Promise<string> =>

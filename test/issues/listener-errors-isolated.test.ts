@@ -1,6 +1,6 @@
 import t, { type Test } from 'tap'
-import Fastify from 'fastify'
-import readiness, { type FastifyReadinessOptions } from '../../index.js'
+import type { FastifyReadinessOptions } from '../../index.js'
+import { suiteOnly } from '../helpers/app.js'
 import { captureLogger } from '../helpers/logs.js'
 import { listen, sleep, until } from '../helpers/net.js'
 
@@ -11,9 +11,7 @@ import { listen, sleep, until } from '../helpers/net.js'
 
 async function app (t: Test, options: FastifyReadinessOptions) {
   const { lines, stream } = captureLogger()
-  const fastify = Fastify({ logger: { level: 'error', stream } })
-  t.teardown(() => fastify.close())
-  await fastify.register(readiness, { shutdown: false, metrics: false, websocket: false, ...options })
+  const fastify = await suiteOnly(t, options, { logger: { level: 'error', stream } })
   return { fastify, lines }
 }
 

@@ -1,6 +1,5 @@
 import t from 'tap'
-import Fastify from 'fastify'
-import readiness from '../../index.js'
+import { suiteOnly } from '../helpers/app.js'
 import { parseResult } from '../../lib/probe-result.js'
 import { getJson, listen, until } from '../helpers/net.js'
 
@@ -24,14 +23,9 @@ t.test('Date look-alikes and hostile Date subclasses never make parseResult thro
 })
 
 t.test('a probe resolving with those values passes, and its details are served', async (t) => {
-  const app = Fastify()
-  t.teardown(() => app.close())
   const wide: Record<string, number> = {}
   for (let i = 0; i < 10_000; i++) wide[`k${i}`] = i
-  await app.register(readiness, {
-    shutdown: false,
-    metrics: false,
-    websocket: false,
+  const app = await suiteOnly(t, {
     health: { details: 'always' },
     probes: { db: async () => ({ details: { fake: Object.create(Date.prototype), at: new HostileDate(0), wide } }) }
   })

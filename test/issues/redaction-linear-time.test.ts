@@ -1,6 +1,5 @@
 import t from 'tap'
-import Fastify from 'fastify'
-import readiness from '../../index.js'
+import { suiteOnly } from '../helpers/app.js'
 import { maskLine, redactMessage, MAX_LENGTH } from '../../lib/redact.js'
 import { Probe } from '../../lib/probe.js'
 import { parseProbe } from '../../lib/probe-options.js'
@@ -90,12 +89,7 @@ t.test('masking scales linearly past the scan window (8 KB vs 64 KB)', async (t)
 
 t.test('a phase error is redacted once, when stored, not on every anonymous request', async (t) => {
   const message = `x://${':'.repeat(8150)} tail`
-  const app = Fastify()
-  t.teardown(() => app.close())
-  await app.register(readiness, {
-    shutdown: false,
-    metrics: false,
-    websocket: false,
+  const app = await suiteOnly(t, {
     startup: { failedLivenessGrace: false },
     health: { exposeNames: true },
     phases: { p: () => { throw new Error(message) }, q: () => { throw new Error(message) } }

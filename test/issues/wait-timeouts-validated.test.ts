@@ -1,6 +1,6 @@
 import t, { type Test } from 'tap'
-import Fastify from 'fastify'
-import readiness, { WaitTimeoutError } from '../../index.js'
+import { WaitTimeoutError } from '../../index.js'
+import { suiteOnly } from '../helpers/app.js'
 import { sleep } from '../helpers/net.js'
 
 // Audit: waitFor/waitForPhase took any timeout. Infinity, 2**31, 1e300, NaN
@@ -8,9 +8,7 @@ import { sleep } from '../helpers/net.js'
 // them into 1 ms, with a TimeoutOverflowWarning); '100' was coerced.
 
 async function pendingApp (t: Test) {
-  const app = Fastify()
-  t.teardown(() => app.close())
-  await app.register(readiness, { shutdown: false, metrics: false, websocket: false, phases: { p: { run: () => new Promise(() => {}), timeout: 60_000 } } })
+  const app = await suiteOnly(t, { phases: { p: { run: () => new Promise(() => {}), timeout: 60_000 } } })
   await app.ready()
   return app
 }
