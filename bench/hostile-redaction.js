@@ -3,8 +3,8 @@
 // repeated secret keys. Runnable alone: `npm run build && node bench/hostile-redaction.js`
 // (BENCH_QUICK=1: fewer repetitions). The pre-fix redactor took ~70 ms at
 // 10 KB, 7-9 s at 100 KB and did not finish 1 MB in 100 s.
-import { redactMessage } from '../dist/lib/redact.js'
-import { redactError } from '../dist/lib/redact.js'
+import { redactMessage } from '../dist/lib/redact/index.js'
+import { redactError } from '../dist/lib/redact/index.js'
 
 const KB = 1024
 const shapes = (size) => ({

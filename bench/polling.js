@@ -6,8 +6,8 @@
 // `npm run build && node bench/polling.js` (BENCH_QUICK=1: a 10 s outage).
 import { createServer } from 'node:net'
 import { postgresProbe, tcpProbe } from '../dist/index.js'
-import { Probe } from '../dist/lib/probe.js'
-import { parseProbe } from '../dist/lib/probe-options.js'
+import { Probe } from '../dist/lib/probes/probe.js'
+import { parseProbe } from '../dist/lib/probes/options.js'
 
 const INSTANCES = 10
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))

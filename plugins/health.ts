@@ -1,13 +1,13 @@
 import fp from 'fastify-plugin'
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest, LogLevel } from 'fastify'
-import { ReadinessOptionError } from '../lib/errors.js'
-import { buildBody, type BodyInput, type HealthFormat, type HealthInfo, type Verdict } from '../lib/health-format.js'
-import { booleanOption, describe, enumOption, isPlainObject, rejectUnknownKeys, stringListOption } from '../lib/options.js'
-import { detailsAllowed, parseDetailsPolicy, type DetailsPolicy } from './details-policy.js'
+import { ReadinessOptionError } from '../lib/common/errors.js'
+import { buildBody, type BodyInput, type HealthFormat, type HealthInfo, type Verdict } from '../lib/health/format.js'
+import { booleanOption, describe, enumOption, isPlainObject, rejectUnknownKeys, stringListOption } from '../lib/common/options.js'
+import { detailsAllowed, parseDetailsPolicy, type DetailsPolicy } from '../lib/health/details-policy.js'
 import { PROBES_PLUGIN_NAME } from './probes.js'
-import { claimPart, ensureReadiness, rejectUnknownPluginKeys } from './shared.js'
+import { claimPart, ensureReadiness, rejectUnknownPluginKeys } from '../lib/core/app.js'
 
-export type { DetailsPolicy } from './details-policy.js'
+export type { DetailsPolicy } from '../lib/health/details-policy.js'
 
 /** A Spring-style health group: which checks it reports on, who sees its details, where else it is served. */
 export interface HealthGroupOptions {

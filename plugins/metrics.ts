@@ -1,10 +1,10 @@
 import fp from 'fastify-plugin'
 import type { FastifyPluginAsync } from 'fastify'
 import { createNoopMeter, metrics, type MeterProvider } from '@opentelemetry/api'
-import { ReadinessOptionError } from '../lib/errors.js'
-import { describe } from '../lib/options.js'
-import { bindReadinessMetrics } from '../lib/metrics.js'
-import { claimPart, ensureReadiness, rejectUnknownPluginKeys } from './shared.js'
+import { ReadinessOptionError } from '../lib/common/errors.js'
+import { describe } from '../lib/common/options.js'
+import { bindReadinessMetrics } from '../lib/metrics/index.js'
+import { claimPart, ensureReadiness, rejectUnknownPluginKeys } from '../lib/core/app.js'
 
 export interface MetricsPluginOptions {
   /**

@@ -1,10 +1,10 @@
 import fp from 'fastify-plugin'
 import underPressure from '@fastify/under-pressure'
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
-import { ReadinessOptionError } from '../lib/errors.js'
-import { describe, durationOption, enumOption, integerOption } from '../lib/options.js'
+import { ReadinessOptionError } from '../lib/common/errors.js'
+import { describe, durationOption, enumOption, integerOption } from '../lib/common/options.js'
 import { PROBES_PLUGIN_NAME } from './probes.js'
-import { claimPart, ensureReadiness, rejectUnknownPluginKeys } from './shared.js'
+import { claimPart, ensureReadiness, rejectUnknownPluginKeys } from '../lib/core/app.js'
 
 export interface PressureOptions {
   /** Event-loop delay above which the instance is under pressure, in ms. */

@@ -1,8 +1,8 @@
 import fp from 'fastify-plugin'
 import type { FastifyPluginAsync } from 'fastify'
-import { objectOption } from '../lib/options.js'
-import type { ProbeDefinition } from '../lib/probe-options.js'
-import { claimPart, ensureReadiness, rejectUnknownPluginKeys } from './shared.js'
+import { objectOption } from '../lib/common/options.js'
+import type { ProbeDefinition } from '../lib/probes/options.js'
+import { claimPart, ensureReadiness, rejectUnknownPluginKeys } from '../lib/core/app.js'
 
 export interface ProbesPluginOptions {
   /** Named dependency checks: a bare `async (signal) => {}` or `{ check, timeout, interval, critical, ... }`. */

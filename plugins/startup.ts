@@ -1,13 +1,13 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
-import { ReadinessOptionError } from '../lib/errors.js'
-import { BUDGET_ENV, computeBudget, type Budget } from '../lib/budget.js'
-import { describe, durationOption, enumOption, integerOption, nameOption, objectOption, rejectUnknownKeys } from '../lib/options.js'
-import { detectPlatform } from '../lib/platform.js'
-import { parsePhase, type PhaseDefinition } from '../lib/phase-options.js'
-import type { StartupMode } from '../lib/readiness.js'
+import { ReadinessOptionError } from '../lib/common/errors.js'
+import { BUDGET_ENV, computeBudget, type Budget } from '../lib/startup/budget.js'
+import { describe, durationOption, enumOption, integerOption, nameOption, objectOption, rejectUnknownKeys } from '../lib/common/options.js'
+import { detectPlatform } from '../lib/startup/platform.js'
+import { parsePhase, type PhaseDefinition } from '../lib/startup/phase-options.js'
+import type { StartupMode } from '../lib/core/readiness.js'
 import { PROBES_PLUGIN_NAME } from './probes.js'
-import { claimPart, ensureReadiness, rejectUnknownPluginKeys } from './shared.js'
+import { claimPart, ensureReadiness, rejectUnknownPluginKeys } from '../lib/core/app.js'
 
 export interface StartupPluginOptions {
   /** The startup graph: each phase may come `after` others, wait for `probes`, and `run` work. */

@@ -1,13 +1,13 @@
 import fp from 'fastify-plugin'
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
-import { ReadinessOptionError } from '../lib/errors.js'
-import { describe, durationOption } from '../lib/options.js'
-import type { ConnectionReadiness } from '../lib/route-gate.js'
-import type { ReadinessStatus } from '../lib/readiness.js'
-import { detailsAllowed, parseDetailsPolicy, type DetailsPolicy } from './details-policy.js'
+import { ReadinessOptionError } from '../lib/common/errors.js'
+import { describe, durationOption } from '../lib/common/options.js'
+import type { ConnectionReadiness } from '../lib/gate/route-gate.js'
+import type { ReadinessStatus } from '../lib/core/readiness.js'
+import { detailsAllowed, parseDetailsPolicy, type DetailsPolicy } from '../lib/health/details-policy.js'
 import { PROBES_PLUGIN_NAME } from './probes.js'
-import { claimPart, ensureReadiness, rejectUnknownPluginKeys } from './shared.js'
-import { statusPageHtml } from './status-page-html.js'
+import { claimPart, ensureReadiness, rejectUnknownPluginKeys } from '../lib/core/app.js'
+import { statusPageHtml } from '../lib/status-page/html.js'
 
 export interface StatusPageOptions {
   /** Path of the page (default `/readiness/status`); its data is served at `<path>.json`. */

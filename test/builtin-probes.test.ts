@@ -4,7 +4,7 @@ import pg from 'pg'
 import { Redis } from 'ioredis'
 import { createClient } from 'redis'
 import readiness, { postgresProbe, redisProbe, httpProbe, tcpProbe, ReadinessOptionError } from '../index.js'
-import { loadDriver } from '../lib/probes/driver.js'
+import { loadDriver } from '../lib/probes/builtin/driver.js'
 import { httpServer, redisServer } from './helpers/servers.js'
 
 const PG_URL = process.env.TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test'

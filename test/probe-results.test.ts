@@ -1,8 +1,8 @@
 import t from 'tap'
 import Fastify from 'fastify'
 import readiness from '../index.js'
-import { Probe } from '../lib/probe.js'
-import { parseProbe } from '../lib/probe-options.js'
+import { Probe } from '../lib/probes/probe.js'
+import { parseProbe } from '../lib/probes/options.js'
 import { httpServer } from './helpers/servers.js'
 
 // Issue 19: a check may resolve with a status and what it measured.

@@ -1,7 +1,7 @@
 import t from 'tap'
-import { Probe } from '../lib/probe.js'
-import { parseProbe } from '../lib/probe-options.js'
-import { Readiness } from '../lib/readiness.js'
+import { Probe } from '../lib/probes/probe.js'
+import { parseProbe } from '../lib/probes/options.js'
+import { Readiness } from '../lib/core/readiness.js'
 import { sleep, until } from './helpers/net.js'
 
 const silent = { debug () {}, info () {}, warn () {}, error () {} }

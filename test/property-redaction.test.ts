@@ -1,6 +1,6 @@
 import t from 'tap'
 import fc from 'fast-check'
-import { redactMessage, MAX_LENGTH } from '../lib/redact.js'
+import { redactMessage, MAX_LENGTH } from '../lib/redact/index.js'
 
 /**
  * Arbitrary messages up to 1 MB (issue 16). Redaction is bounded by a scan

@@ -1,9 +1,9 @@
 import t from 'tap'
 import fc from 'fast-check'
-import { Probe } from '../lib/probe.js'
-import { parseProbe } from '../lib/probe-options.js'
-import { redactError, MAX_LENGTH } from '../lib/redact.js'
-import { toError } from '../lib/errors.js'
+import { Probe } from '../lib/probes/probe.js'
+import { parseProbe } from '../lib/probes/options.js'
+import { redactError, MAX_LENGTH } from '../lib/redact/index.js'
+import { toError } from '../lib/common/errors.js'
 
 /**
  * Whatever a check throws or rejects with, or resolves with, the probe records

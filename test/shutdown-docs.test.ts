@@ -1,8 +1,8 @@
 import t from 'tap'
 import { readFileSync } from 'node:fs'
-import { computeBudget } from '../lib/budget.js'
-import { detectPlatform } from '../lib/platform.js'
-import { shutdownSettings, shutdownWarnings } from '../lib/shutdown-defaults.js'
+import { computeBudget } from '../lib/startup/budget.js'
+import { detectPlatform } from '../lib/startup/platform.js'
+import { shutdownSettings, shutdownWarnings } from '../lib/shutdown/defaults.js'
 
 // The platform docs' numbers, recomputed with the suite's own code: a doc whose example would warn (or be
 // killed by its own probe) on the platform it describes fails here.

@@ -2,7 +2,7 @@ import t, { type Test } from 'tap'
 import Fastify from 'fastify'
 import websocket from '@fastify/websocket'
 import readiness, { ReadinessOptionError, readinessShutdown, type FastifyReadinessOptions } from '../index.js'
-import { shutdownSettings, shutdownWarnings } from '../lib/shutdown-defaults.js'
+import { shutdownSettings, shutdownWarnings } from '../lib/shutdown/defaults.js'
 import { listen, sleep } from './helpers/net.js'
 
 async function appWith (t: Test, options: FastifyReadinessOptions, lines: Array<Record<string, unknown>> = []) {

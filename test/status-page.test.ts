@@ -2,7 +2,7 @@ import t, { type Test } from 'tap'
 import { mkdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { ARTEFACTS, browser, docsShot, skipWithoutChromium } from './helpers/browser.js'
-import { bearerToken } from '../plugins/details-policy.js'
+import { bearerToken } from '../lib/health/details-policy.js'
 import { buildApp, Switch } from './helpers/app.js'
 import { connect, getJson, listen, until } from './helpers/net.js'
 

@@ -1,4 +1,4 @@
-import { handlerNeverRan, retryHint } from '../close-reasons.js'
+import { handlerNeverRan, retryHint } from '../gate/close-reasons.js'
 import { capTimer, DEFAULT_BACKOFF, parseRetryAfter, retryDelay, type BackoffSettings } from './backoff.js'
 import { Emitter } from './emitter.js'
 import { messageFrame, newSessionId, parseAckFrame, SESSION_ID } from './frames.js'

@@ -1,6 +1,6 @@
 import t from 'tap'
-import { Probe } from '../../lib/probe.js'
-import { parseProbe } from '../../lib/probe-options.js'
+import { Probe } from '../../lib/probes/probe.js'
+import { parseProbe } from '../../lib/probes/options.js'
 
 // Issue 16: a synchronous check that blocked 2 s against `timeout: 1000` passed.
 t.test('a synchronous check that blocks longer than its timeout counts as a timeout failure', async (t) => {

@@ -1,7 +1,7 @@
 import t from 'tap'
 import Fastify from 'fastify'
 import readiness, { PhaseError } from '../../index.js'
-import { MAX_LENGTH } from '../../lib/redact.js'
+import { MAX_LENGTH } from '../../lib/redact/index.js'
 import { captureLogger } from '../helpers/logs.js'
 import { listen, until } from '../helpers/net.js'
 

@@ -1,6 +1,6 @@
 import t from 'tap'
-import { Probe } from '../../lib/probe.js'
-import { parseProbe } from '../../lib/probe-options.js'
+import { Probe } from '../../lib/probes/probe.js'
+import { parseProbe } from '../../lib/probes/options.js'
 
 // Issue 16: a check that ignores its signal ran up to 3 times at once (the docs say a run never overlaps itself).
 t.test('a check that ignores its signal never runs twice at once; runs stay bounded by the timeout', async (t) => {

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { suiteOnly } from '../helpers/app.js'
-import { parseResult } from '../../lib/probe-result.js'
+import { parseResult } from '../../lib/probes/result.js'
 import { getJson, listen, until } from '../helpers/net.js'
 
 // Audit: parseResult ("never throws") threw on `Object.create(Date.prototype)`

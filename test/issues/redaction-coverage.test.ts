@@ -1,5 +1,5 @@
 import t from 'tap'
-import { redactMessage } from '../../lib/redact.js'
+import { redactMessage } from '../../lib/redact/index.js'
 
 // Issue 16: the redactor missed these formats.
 const cases: Array<[string, string, string]> = [

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { redactMessage } from '../../lib/redact.js'
+import { redactMessage } from '../../lib/redact/index.js'
 
 // Hostile trial: over-redaction that misleads. The URL pass masked from the
 // first `://` to the last `@` of a token (an email in the query pointed the

@@ -1,8 +1,8 @@
 import t from 'tap'
 import { suiteOnly } from '../helpers/app.js'
-import { maskLine, redactMessage, MAX_LENGTH } from '../../lib/redact.js'
-import { Probe } from '../../lib/probe.js'
-import { parseProbe } from '../../lib/probe-options.js'
+import { maskLine, redactMessage, MAX_LENGTH } from '../../lib/redact/index.js'
+import { Probe } from '../../lib/probes/probe.js'
+import { parseProbe } from '../../lib/probes/options.js'
 import { listen, until } from '../helpers/net.js'
 
 // Issue 16: redaction was quadratic (100 KB took 7-9 s, 1 MB never finished).

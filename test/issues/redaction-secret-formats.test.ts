@@ -1,8 +1,8 @@
 import t from 'tap'
 import Fastify from 'fastify'
 import readiness from '../../index.js'
-import { redactMessage } from '../../lib/redact.js'
-import { toJsonSafe } from '../../lib/probe-result.js'
+import { redactMessage } from '../../lib/redact/index.js'
+import { toJsonSafe } from '../../lib/probes/result.js'
 import { listen, until } from '../helpers/net.js'
 
 // Audit: formats the redactor missed. Each secret must be gone, and a `***` show where it was.

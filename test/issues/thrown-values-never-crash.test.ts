@@ -1,8 +1,8 @@
 import t from 'tap'
-import { Probe } from '../../lib/probe.js'
-import { parseProbe } from '../../lib/probe-options.js'
-import { redactError } from '../../lib/redact.js'
-import { toError } from '../../lib/errors.js'
+import { Probe } from '../../lib/probes/probe.js'
+import { parseProbe } from '../../lib/probes/options.js'
+import { redactError } from '../../lib/redact/index.js'
+import { toError } from '../../lib/common/errors.js'
 
 // Issue 16: 9 of 14 non-Error thrown values crashed the process on the first run.
 function throwing (): Array<[string, () => unknown]> {

@@ -1,7 +1,7 @@
 import t from 'tap'
 import Fastify from 'fastify'
 import readiness, { ReadinessOptionError, type FastifyReadinessOptions } from '../../index.js'
-import { computeBudget } from '../../lib/budget.js'
+import { computeBudget } from '../../lib/startup/budget.js'
 
 const ok = async (): Promise<void> => {}
 const local = { name: 'local', environment: 'development' } as unknown as Parameters<typeof computeBudget>[0]['platform']

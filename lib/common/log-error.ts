@@ -1,4 +1,4 @@
-import { redactMessage } from './redact.js'
+import { redactMessage } from '../redact/index.js'
 
 /**
  * A copy of an error for the log, shaped as pino's `err` serializer prints it

@@ -1,4 +1,4 @@
-import { safeRead, toError } from './errors.js'
+import { safeRead, toError } from '../common/errors.js'
 
 /**
  * Probe and phase errors end up in health output and logs. Drivers love to put

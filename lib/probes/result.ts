@@ -1,5 +1,5 @@
 import { types } from 'node:util'
-import { isSecretKey, redactMessage } from './redact.js'
+import { isSecretKey, redactMessage } from '../redact/index.js'
 
 /**
  * What a check may resolve with instead of nothing (issue 19): a status and

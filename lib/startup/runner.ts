@@ -1,8 +1,8 @@
-import { raceAbort } from './abort.js'
-import { PhaseError, toError } from './errors.js'
-import { logError } from './log-error.js'
+import { raceAbort } from '../common/abort.js'
+import { PhaseError, toError } from '../common/errors.js'
+import { logError } from '../common/log-error.js'
 import type { PhaseConfig } from './phase-options.js'
-import { redactError, redactMessage, type RedactedError } from './redact.js'
+import { redactError, redactMessage, type RedactedError } from '../redact/index.js'
 
 /** Expected duration of a phase before any phase has finished, in ms. */
 const FIRST_GUESS_MS = 1000

@@ -1,6 +1,6 @@
-import { ReadinessOptionError } from './errors.js'
+import { ReadinessOptionError } from '../common/errors.js'
 import type { ProbeCheck, ProbeConfig } from './probe.js'
-import { booleanOption, durationOption, functionOption, integerOption, isPlainObject, describe, rejectUnknownKeys } from './options.js'
+import { booleanOption, durationOption, functionOption, integerOption, isPlainObject, describe, rejectUnknownKeys } from '../common/options.js'
 
 /** What users write: a bare check function, or an object with a check and its settings. */
 export type ProbeDefinition = ProbeCheck | ProbeObjectDefinition

@@ -1,5 +1,5 @@
-import { ReadinessOptionError } from './errors.js'
-import { MAX_TIMER_MS } from './options.js'
+import { ReadinessOptionError } from '../common/errors.js'
+import { MAX_TIMER_MS } from '../common/options.js'
 import type { Platform, PlatformName } from './platform.js'
 
 /** The operator's override of the startup budget, in ms. */

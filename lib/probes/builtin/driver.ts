@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module'
-import { ReadinessOptionError } from '../errors.js'
+import { ReadinessOptionError } from '../../common/errors.js'
 
 const require = createRequire(import.meta.url)
 

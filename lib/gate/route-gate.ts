@@ -1,4 +1,4 @@
-import type { Readiness } from './readiness.js'
+import type { Readiness } from '../core/readiness.js'
 
 /** The part of the readiness state the gate reads. */
 export type ReadinessView = Pick<Readiness, 'meets' | 'missing' | 'isReady' | 'draining' | 'closing' | 'onChange'>

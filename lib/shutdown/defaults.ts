@@ -1,5 +1,5 @@
-import { ReadinessOptionError } from './errors.js'
-import type { PlatformName } from './platform.js'
+import { ReadinessOptionError } from '../common/errors.js'
+import type { PlatformName } from '../startup/platform.js'
 
 /** Operators' overrides (an explicit option still wins). */
 export const SHUTDOWN_DELAY_ENV = 'READINESS_SHUTDOWN_DELAY_MS'

@@ -1,5 +1,5 @@
-import type { ReadinessStatus } from './readiness.js'
-import type { ConnectionReadiness } from './route-gate.js'
+import type { ReadinessStatus } from '../core/readiness.js'
+import type { ConnectionReadiness } from '../gate/route-gate.js'
 
 /**
  * Builds health response bodies from the readiness snapshot. Pure: no HTTP.

@@ -1,7 +1,7 @@
 import { Agent as HttpAgent, request as httpRequest } from 'node:http'
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https'
-import { ReadinessOptionError } from '../errors.js'
-import { describe } from '../options.js'
+import { ReadinessOptionError } from '../../common/errors.js'
+import { describe } from '../../common/options.js'
 import { closable, type ClosableCheck } from './closable.js'
 
 export interface HttpProbeOptions {

@@ -1,4 +1,4 @@
-import type { ReadinessLogger } from './readiness.js'
+import type { ReadinessLogger } from '../core/readiness.js'
 
 /** What the sequence drives; the plugin supplies these from the app and its readiness state. */
 export interface ShutdownSteps {

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify'
-import { Readiness, type ReadinessApi } from '../lib/readiness.js'
-import type { GateMode } from '../lib/route-gate.js'
-import { rejectUnknownKeys } from '../lib/options.js'
+import { Readiness, type ReadinessApi } from './readiness.js'
+import type { GateMode } from '../gate/route-gate.js'
+import { rejectUnknownKeys } from '../common/options.js'
 
 /** The suite's own view of the readiness state (wiring included); apps see `ReadinessApi`. */
 export type AppReadiness = Readiness<FastifyInstance>

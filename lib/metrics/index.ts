@@ -1,6 +1,6 @@
 import type { Attributes, BatchObservableCallback, Meter } from '@opentelemetry/api'
-import type { ProbeStatus } from './probe.js'
-import type { GateRefusal, Readiness } from './readiness.js'
+import type { ProbeStatus } from '../probes/probe.js'
+import type { GateRefusal, Readiness } from '../core/readiness.js'
 
 /** The namespace of every instrument (Prometheus shows it as `fastify_readiness_...`). */
 export const METRIC_PREFIX = 'fastify_readiness'

@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { FastifyRequest } from 'fastify'
-import { ReadinessOptionError } from '../lib/errors.js'
-import { describe } from '../lib/options.js'
+import { ReadinessOptionError } from '../common/errors.js'
+import { describe } from '../common/options.js'
 
 /**
  * Who may see details (phases, probes, latencies, redacted errors, the status

@@ -1,6 +1,6 @@
 import { connect } from 'node:net'
-import { ReadinessOptionError } from '../errors.js'
-import { describe } from '../options.js'
+import { ReadinessOptionError } from '../../common/errors.js'
+import { describe } from '../../common/options.js'
 import { closable, type ClosableCheck } from './closable.js'
 
 export interface TcpProbeOptions {

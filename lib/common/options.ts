@@ -1,6 +1,6 @@
 import { types } from 'node:util'
 import { ReadinessOptionError, safeString } from './errors.js'
-import { redactMessage } from './redact.js'
+import { redactMessage } from '../redact/index.js'
 
 /**
  * Small validators for plugin options. Each names the option path in its error,

@@ -1,4 +1,4 @@
-import type { ReadinessLogger } from './readiness.js'
+import type { ReadinessLogger } from '../core/readiness.js'
 
 export type Signal = 'SIGHUP' | 'SIGINT' | 'SIGQUIT' | 'SIGILL' | 'SIGTRAP' | 'SIGABRT' | 'SIGBUS' | 'SIGFPE' | 'SIGSEGV' | 'SIGUSR2' | 'SIGTERM'
 

@@ -1,5 +1,5 @@
-import { ReadinessOptionError } from './errors.js'
-import { durationOption, functionOption, isPlainObject, describe, nameOption, readOptions, rejectUnknownKeys, stringListOption } from './options.js'
+import { ReadinessOptionError } from '../common/errors.js'
+import { durationOption, functionOption, isPlainObject, describe, nameOption, readOptions, rejectUnknownKeys, stringListOption } from '../common/options.js'
 
 /** A phase's work. `app` is whatever the host passes (the Fastify instance in the plugin). */
 export type PhaseRun<App = unknown> = (app: App, signal: AbortSignal) => unknown

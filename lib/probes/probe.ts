@@ -1,9 +1,9 @@
-import { raceAbort } from './abort.js'
-import { ProbeTimeoutError, safeRead, toError } from './errors.js'
-import { parseResult, type ParsedResult } from './probe-result.js'
-import { redactError, type RedactedError } from './redact.js'
+import { raceAbort } from '../common/abort.js'
+import { ProbeTimeoutError, safeRead, toError } from '../common/errors.js'
+import { parseResult, type ParsedResult } from './result.js'
+import { redactError, type RedactedError } from '../redact/index.js'
 
-export type { ProbeResult } from './probe-result.js'
+export type { ProbeResult } from './result.js'
 
 /**
  * A probe's check. It gets a signal that aborts when the run times out or the

@@ -1,5 +1,5 @@
 import type { Pool, PoolConfig } from 'pg'
-import { ReadinessOptionError } from '../errors.js'
+import { ReadinessOptionError } from '../../common/errors.js'
 import { loadDriver } from './driver.js'
 import { closable, type ClosableCheck } from './closable.js'
 
