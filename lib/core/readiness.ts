@@ -9,7 +9,7 @@ import { describe, durationOption, isPlainObject, nameOption, readOptions } from
 import { assertAcyclic, criticalPathBudget, validatePhaseGraph, type PhaseConfig } from '../startup/phase-options.js'
 import { Probe, type ProbeCheck, type ProbeSnapshot, type ProbeStatus } from '../probes/probe.js'
 import { parseProbe, type ProbeObjectDefinition } from '../probes/options.js'
-import type { ConnectionReadiness, WebSocketReadiness } from '../gate/route-gate.js'
+import type { ConnectionReadiness, WebSocketReadiness } from './websocket-view.js'
 import { StartupRunner, type PhaseSnapshot, type StartupState } from '../startup/runner.js'
 
 export interface ReadinessLogger {

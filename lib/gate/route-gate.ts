@@ -1,9 +1,11 @@
 import type { Readiness } from '../core/readiness.js'
+import type { GateMode, RouteReadiness } from '../core/websocket-view.js'
+
+export type { ConnectionReadiness, GateMode, RouteReadiness, WebSocketReadiness } from '../core/websocket-view.js'
 
 /** The part of the readiness state the gate reads. */
 export type ReadinessView = Pick<Readiness, 'meets' | 'missing' | 'isReady' | 'draining' | 'closing' | 'onChange'>
 
-export type GateMode = 'reject' | 'hold' | 'accept-then-close'
 export type HoldOutcome = 'ready' | 'timeout' | 'full' | 'draining' | 'gone'
 
 export interface RouteGateOptions {
@@ -14,37 +16,6 @@ export interface RouteGateOptions {
   holdTimeout: number | undefined
   /** Close the route's open sockets (1013) when a requirement is lost after ready. */
   closeOnLoss: boolean
-}
-
-export interface RouteReadiness {
-  ready: boolean
-  mode: GateMode
-  requires: string[] | 'all'
-  missing: string[]
-  held: number
-  open: number
-  accepted: number
-  refused: number
-  heldTotal: number
-  holdTimeouts: number
-  closedOnLoss: number
-}
-
-/** What the gate exposes as `app.readiness.websocket`: the WebSocket layer's own readiness. */
-export interface WebSocketReadiness {
-  /** Would an upgrade on this route (by its URL) be accepted now? With no route: on every gated route. */
-  isReadyForConnections: (route?: string) => boolean
-  getConnectionReadiness: () => ConnectionReadiness
-  /** The most the gate's drain can take on shutdown, in ms (closes spread over a window + the close handshake bound). */
-  readonly drainBudgetMs: number
-}
-
-export interface ConnectionReadiness {
-  ready: boolean
-  draining: boolean
-  held: number
-  open: number
-  routes: Record<string, RouteReadiness>
 }
 
 interface Held {
