@@ -1,0 +1,209 @@
+import { retryHint } from '../gate/close-reasons.js'
+import { capTimer, retryDelay } from './backoff.js'
+import { Emitter } from './emitter.js'
+import { askHealth } from './health.js'
+import { readClientOptions, type ClientSettings } from './options.js'
+import { NumberedOutbox, PlainOutbox, type Outbox } from './outbox.js'
+import { abort, detach, watchSocket } from './socket.js'
+import { Timers } from './timers.js'
+import type { ClientEvents, ClientState, Outgoing, ReadinessClientOptions, WebSocketLike } from './types.js'
+
+const CONNECTING = 0
+
+/**
+ * The connection lifecycle: connect, count the attempt as healthy or failed, schedule the next one (a
+ * server hint, the health route or the backoff), give up when maxAttempts or maxElapsedMs run out. What
+ * is sent meanwhile is the outbox's business.
+ */
+export class ReadinessClient extends Emitter<ClientEvents> {
+  readonly url: string
+  /** Delivery mode: the session id the server dedupes on; null otherwise. */
+  readonly sessionId: string | null
+  #settings: ClientSettings
+  #outbox: Outbox
+  #timers = new Timers()
+  #socket: WebSocketLike | null = null
+  #state: ClientState = 'idle'
+  /** The retry about to be scheduled (1 = the first after a failure): what the backoff grows with. */
+  #attempt = 0
+  /** Connection attempts that failed since the last healthy connection: what maxAttempts bounds. */
+  #failed = 0
+  /** When the current stretch without a healthy connection began. */
+  #since = 0
+  #hintMs: number | null = null
+  #hintSource: 'retry-after' | 'health' = 'retry-after'
+  #stopped = false
+  #healthAbort: AbortController | null = null
+
+  constructor (url: string, options: ReadinessClientOptions = {}) {
+    super()
+    this.url = url
+    this.#settings = readClientOptions(options)
+    this.sessionId = this.#settings.delivery
+    const max = this.#settings.maxBuffered
+    this.#outbox = this.sessionId === null ? new PlainOutbox(max) : new NumberedOutbox(this.sessionId, max, (seq) => this.emit('acked', seq))
+    this.#startStretch()
+    this.#connect()
+  }
+
+  get state (): ClientState { return this.#state }
+  /** Messages not yet on a socket (without delivery) or not yet acknowledged (with delivery). */
+  get buffered (): number { return this.#outbox.size }
+  /** Connection attempts that failed since the last healthy connection. */
+  get attempts (): number { return this.#failed }
+
+  /** Sends now when open; otherwise keeps it (bounded) and sends it, in order, once connected. */
+  send (data: Outgoing): boolean {
+    if (this.#state === 'closed') return false
+    if (this.#outbox.send(data, this.#socket)) return true
+    this.emit('dropped', data)
+    return false
+  }
+
+  /** Closes for good: no reconnect. */
+  close (code = 1000, reason = ''): void {
+    this.#stopped = true
+    this.#timers.clearAll()
+    this.#healthAbort?.abort()
+    this.#healthAbort = null
+    const socket = this.#socket
+    this.#socket = null
+    if (socket !== null) {
+      detach(socket)
+      if (socket.readyState === CONNECTING) abort(socket)
+      else socket.close(code, reason)
+    }
+    this.#setState('closed')
+  }
+
+  #setState (state: ClientState): void {
+    if (this.#state === state) return
+    this.#state = state
+    this.emit('state', state)
+  }
+
+  /** A stretch without a healthy connection begins: the maxElapsedMs clock runs in every state from here. */
+  #startStretch (): void {
+    if (this.#since !== 0) return
+    this.#since = Date.now()
+    // An open socket may still prove healthy; its close checks the clock again.
+    const deadline = (): void => { if (this.#state !== 'open' && !this.#stopped) this.#giveUp() }
+    if (this.#settings.maxElapsedMs !== Infinity) this.#timers.start('giveUp', capTimer(this.#settings.maxElapsedMs), deadline)
+  }
+
+  #giveUp (): void {
+    const elapsedMs = Date.now() - this.#since
+    this.close(1000, '')
+    // Nothing kept is ever sent now: say so, instead of leaving it stuck in a buffer.
+    for (const data of this.#outbox.drain()) this.emit('dropped', data)
+    this.emit('giveup', { attempts: this.#failed, elapsedMs })
+  }
+
+  #connect (): void {
+    if (this.#stopped) return
+    this.#hintMs = null
+    this.#hintSource = 'retry-after'
+    this.#setState('connecting')
+    let socket: WebSocketLike
+    try {
+      socket = new this.#settings.WebSocket(this.url, this.#settings.protocols)
+    } catch (err) {
+      // A malformed URL is the caller's bug, not a reason to retry.
+      this.close()
+      throw err
+    }
+    this.#socket = socket
+    this.#timers.start('handshake', this.#settings.handshakeTimeoutMs, () => {
+      if (this.#socket !== socket) return
+      this.#socket = null
+      detach(socket)
+      abort(socket)
+      this.#closed(1006, 'handshake timeout', false)
+    })
+    watchSocket(socket, {
+      refused: (status, hintMs, retryAfter) => {
+        this.#hintMs = hintMs
+        this.emit('refused', { status, retryAfter })
+      },
+      open: () => {
+        if (this.#socket !== socket) return
+        this.#timers.clear('handshake')
+        this.#outbox.opened()
+        this.#timers.start('healthy', this.#settings.healthyAfterMs, () => this.#healthy())
+        this.#setState('open')
+        this.emit('open')
+        if (this.#socket === socket) this.#outbox.flush(socket)
+      },
+      message: (data) => {
+        if (this.#socket !== socket) return
+        if (!this.#outbox.received(data)) this.emit('message', data)
+      },
+      close: (code, reason, opened) => {
+        if (this.#socket !== socket) return
+        this.#socket = null
+        this.#closed(code, reason, opened)
+      }
+    })
+  }
+
+  /** Open long enough: the server is not bouncing us. Only now do attempts and the elapsed clock reset. */
+  #healthy (): void {
+    this.#attempt = 0
+    this.#failed = 0
+    this.#since = 0
+    this.#outbox.healthy()
+    this.#timers.clear('giveUp')
+  }
+
+  #closed (code: number, reason: string, opened: boolean): void {
+    this.#timers.clear('handshake')
+    const wasHealthy = opened && !this.#timers.active('healthy') && this.#since === 0
+    this.#timers.clear('healthy')
+    const final = this.#stopped || (opened && this.#settings.finalCodes.includes(code))
+    this.#outbox.closed(code, reason)
+    if (!final) {
+      const hint = retryHint(reason)
+      if (hint !== null) { this.#hintMs = hint * 1000; this.#hintSource = 'retry-after' }
+      // The socket that just closed was an attempt; it failed unless it lasted healthyAfterMs.
+      if (wasHealthy) this.#attempt = 0
+      else this.#failed++
+      this.#startStretch()
+    }
+    // willRetry is the truth: the close that exhausts maxAttempts or maxElapsedMs says false (giveup follows).
+    const exhausted = !final && this.#exhausted()
+    this.emit('close', { code, reason, willRetry: !final && !exhausted })
+    if (final) {
+      this.close()
+      return
+    }
+    if (this.#stopped) return // a close listener called close()
+    void this.#scheduleRetry()
+  }
+
+  #exhausted (): boolean {
+    return this.#failed >= this.#settings.maxAttempts || Date.now() - this.#since >= this.#settings.maxElapsedMs
+  }
+
+  async #scheduleRetry (): Promise<void> {
+    // maxAttempts: N failed attempts in a row, then no N+1st (nor a health request for it).
+    if (this.#exhausted()) {
+      this.#giveUp()
+      return
+    }
+    this.#attempt++
+    this.#setState('waiting')
+    const attempt = this.#attempt
+    const { healthUrl, handshakeTimeoutMs, backoff, random } = this.#settings
+    if (this.#hintMs === null && healthUrl !== undefined) {
+      const controller = typeof AbortController === 'function' ? new AbortController() : null
+      this.#healthAbort = controller
+      const health = await askHealth(healthUrl, handshakeTimeoutMs, controller)
+      if (this.#healthAbort === controller) this.#healthAbort = null
+      if (this.#stopped || this.#state !== 'waiting') return
+      if (health !== null) { this.#hintMs = health; this.#hintSource = 'health' }
+    }
+    const { delayMs, source } = retryDelay(attempt, this.#hintMs, backoff, random)
+    this.emit('retry', { attempt, delayMs, source: source === 'hint' ? this.#hintSource : 'backoff' })
+    this.#timers.start('retry', delayMs, () => this.#connect(), true)
+  }
+}

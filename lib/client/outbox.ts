@@ -1,0 +1,147 @@
+import { handlerNeverRan } from '../gate/close-reasons.js'
+import { messageFrame, parseAckFrame } from './frames.js'
+import type { Outgoing, WebSocketLike } from './types.js'
+
+/**
+ * What the client keeps of what the app sends, and when it goes out. Two kinds: a plain buffer (messages
+ * wait while not connected and go once, in order) and, with `delivery`, numbered frames kept until the
+ * server acknowledges them and re-sent on every new connection.
+ */
+export interface Outbox {
+  /** Messages not yet on a socket (plain) or not yet acknowledged (delivery). */
+  readonly size: number
+  /** Sends on `socket` when it is open, else keeps `data`; false when the bound is reached (the caller reports `dropped`). */
+  send: (data: Outgoing, socket: WebSocketLike | null) => boolean
+  /** A socket opened: from now on, what goes out on it may be taken back (see PlainOutbox). */
+  opened: () => void
+  /** What is kept goes out on `socket`, in order. */
+  flush: (socket: WebSocketLike) => void
+  /** A frame arrived; true when it was the outbox's own (an ack), not the app's. */
+  received: (data: unknown) => boolean
+  /** The connection proved healthy: what went out on it is not taken back any more. */
+  healthy: () => void
+  /** The socket closed with `code` and `reason`. */
+  closed: (code: number, reason: string) => void
+  /** Empties the outbox (the client gave up): what it held, never to be sent. */
+  drain: () => Outgoing[]
+}
+
+const OPEN = 1
+
+/**
+ * Without delivery. `unconfirmed` is what went onto the current socket before anything proved the app's
+ * handler saw it. A 1013 `not admitted` (the gate's accept-then-close) means it never did, so these go back
+ * to the front of the buffer; any other close means they may have been handled.
+ */
+export class PlainOutbox implements Outbox {
+  #buffer: Outgoing[] = []
+  #unconfirmed: Outgoing[] | null = null
+  readonly #max: number
+
+  constructor (max: number) { this.#max = max }
+
+  get size (): number { return this.#buffer.length }
+
+  send (data: Outgoing, socket: WebSocketLike | null): boolean {
+    if (socket !== null && socket.readyState === OPEN && this.#buffer.length === 0) {
+      this.#unconfirmed?.push(data)
+      socket.send(data as never)
+      return true
+    }
+    if (this.#buffer.length >= this.#max) return false
+    this.#buffer.push(data)
+    return true
+  }
+
+  opened (): void { this.#unconfirmed = [] }
+
+  flush (socket: WebSocketLike): void {
+    while (this.#buffer.length > 0 && socket.readyState === OPEN) {
+      const data = this.#buffer.shift() as Outgoing
+      this.#unconfirmed?.push(data)
+      socket.send(data as never)
+    }
+  }
+
+  received (): boolean {
+    // Anything from the server means the app's handler runs: the gate itself never sends data.
+    this.#unconfirmed = null
+    return false
+  }
+
+  healthy (): void { this.#unconfirmed = null }
+
+  closed (code: number, reason: string): void {
+    if (this.#unconfirmed !== null && handlerNeverRan(code, reason)) this.#buffer.unshift(...this.#unconfirmed)
+    this.#unconfirmed = null
+  }
+
+  drain (): Outgoing[] {
+    const kept = this.#buffer
+    this.#buffer = []
+    return kept
+  }
+}
+
+interface Unacked { seq: number, frame: string, data: string }
+
+/** With delivery: every text message numbered in `session` and kept until the server's ack covers it. */
+export class NumberedOutbox implements Outbox {
+  #seq = 0
+  #unacked: Unacked[] = []
+  readonly #session: string
+  readonly #max: number
+  readonly #onAcked: (seq: number) => void
+
+  constructor (session: string, max: number, onAcked: (seq: number) => void) {
+    this.#session = session
+    this.#max = max
+    this.#onAcked = onAcked
+  }
+
+  get size (): number { return this.#unacked.length }
+
+  send (data: Outgoing, socket: WebSocketLike | null): boolean {
+    if (typeof data !== 'string') throw new TypeError('fastify-readiness/client: delivery mode sends text messages only')
+    if (this.#unacked.length >= this.#max) return false
+    const seq = ++this.#seq
+    const entry = { seq, frame: messageFrame(this.#session, seq, data), data }
+    this.#unacked.push(entry)
+    if (socket !== null && socket.readyState === OPEN) socket.send(entry.frame as never)
+    return true
+  }
+
+  opened (): void {}
+
+  flush (socket: WebSocketLike): void {
+    if (socket.readyState !== OPEN) return
+    // Everything unacknowledged goes again, in order; the server's window drops what it already handled.
+    for (const entry of this.#unacked) socket.send(entry.frame as never)
+  }
+
+  received (data: unknown): boolean {
+    if (typeof data !== 'string') return false
+    const ack = parseAckFrame(data)
+    if (ack === null) return false
+    if (ack.session === this.#session) this.#acked(ack.seq)
+    return true
+  }
+
+  healthy (): void {}
+
+  closed (): void {}
+
+  drain (): Outgoing[] {
+    const kept = this.#unacked.map((entry) => entry.data)
+    this.#unacked = []
+    return kept
+  }
+
+  #acked (seq: number): void {
+    let n = 0
+    while (n < this.#unacked.length && (this.#unacked[n] as Unacked).seq <= seq) n++
+    if (n === 0) return
+    this.#unacked.splice(0, n)
+    this.#onAcked(seq)
+  }
+}
