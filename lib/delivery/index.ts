@@ -1,8 +1,15 @@
 import { ackFrame, MESSAGE_PREFIX, newSessionId, parseMessageFrame } from '../client/frames.js'
-import { letGo, progressOf, wake, whenIdle, type Held } from './progress.js'
-import { memoryDedupe, type ClaimResult, type DedupeStore } from './store.js'
+import { ReadinessOptionError } from '../common/errors.js'
+import { DeliveryFrameError, DeliveryTimeoutError } from './errors.js'
+import { readDeliveryOptions } from './options.js'
+import { letGo, progressOf, wake, type Held } from './progress.js'
+import type { ClaimResult, DedupeStore } from './store.js'
+import type { DeliveryContext, DeliveryHandler, DeliveryOptions, DeliverySocket, DeliveryStats } from './types.js'
 
 export { memoryDedupe, redisDedupe, type ClaimResult, type DedupeStore, type MemoryDedupeOptions, type RedisDedupeOptions, type RedisLike } from './store.js'
+export { DeliveryTimeoutError, DeliveryFrameError } from './errors.js'
+export { deliveryIdle } from './options.js'
+export type { DeliveryContext, DeliveryHandler, DeliveryOptions, DeliverySocket, DeliveryStats } from './types.js'
 
 /**
  * The server half of opt-in delivery, for a WebSocket handler: numbered
@@ -32,100 +39,17 @@ export { memoryDedupe, redisDedupe, type ClaimResult, type DedupeStore, type Mem
  * socket closed 1011 so the client re-sends what was not acknowledged.
  */
 
-export interface DeliveryContext { session: string, seq: number }
-
-/**
- * A numbered message: its text (always a string) and `ctx`. A frame the client did not number: `ctx` null, and
- * the frame untouched: a text frame as a string, a binary frame as a Buffer (the `ws` `isBinary` flag decides).
- */
-export type DeliveryHandler = (data: string | Buffer, ctx: DeliveryContext | null) => void | Promise<void>
-
-/** Raised to `onError` when a handler did not settle within `handlerTimeoutMs`. */
-export class DeliveryTimeoutError extends Error {
-  readonly ctx: DeliveryContext
-  constructor (ctx: DeliveryContext, timeoutMs: number) {
-    super(`withDelivery: the handler for ${ctx.session} #${ctx.seq} did not settle within ${timeoutMs} ms; its claim is released and its socket closed 1011 (a re-send may run it again)`)
-    this.name = 'DeliveryTimeoutError'
-    this.ctx = ctx
-  }
-}
-
-/** Raised to `onError` (ctx null) for a text frame that starts like a numbered message but is not a valid one. */
-export class DeliveryFrameError extends Error {
-  constructor (detail: string) {
-    super(`withDelivery: malformed numbered frame (${detail}); socket closed 1008`)
-    this.name = 'DeliveryFrameError'
-  }
-}
-
-/** The part of a `ws` WebSocket the helper uses. */
-export interface DeliverySocket {
-  readonly readyState: number
-  send: (data: string) => void
-  close?: (code?: number, reason?: string) => void
-  on: (event: 'message' | 'close', listener: (...args: any[]) => void) => unknown
-}
-
-export interface DeliveryOptions {
-  /** The dedupe window (default: a memory window per process, shared by every socket using the default). */
-  store?: DedupeStore
-  /**
-   * A handler that throws still counts as handled (recorded and acked): re-delivering what the app rejected
-   * would loop, and an ack covers every number up to it. Reported here, as are store errors: a failed read
-   * closes the socket 1013 `delivery store unavailable` (nothing handled, the client re-sends); a failed write
-   * after the handler is acked anyway (the client must not re-send what was handled).
-   */
-  onError?: (error: unknown, ctx: DeliveryContext | null) => void
-  /**
-   * Prefixes every session in the window, e.g. the authenticated user's id, so a client that learns or
-   * guesses another's session id cannot make the helper drop that client's messages as duplicates.
-   */
-  scope?: string
-  /** Messages waiting behind a slow handler; beyond this the socket is closed 1013 and the client re-sends later (default 1000). */
-  maxQueued?: number
-  /**
-   * A numbered message's handler that has not settled after this long is given up on (default 30,000 ms): a
-   * `DeliveryTimeoutError` goes to `onError`, the message's claim is released at once (in the process and in a
-   * shared store; its renewal stops), so a re-send may run it again here or on another instance (at-least-once),
-   * and the socket closes 1011 so the client re-sends everything unacknowledged. Nothing is recorded or acked
-   * for it, even if the handler settles later.
-   */
-  handlerTimeoutMs?: number
-}
-
-/** `waited`: messages that arrived while a handler (on another socket, or another instance) was still on their session. */
-export interface DeliveryStats { handled: number, duplicates: number, passthrough: number, waited: number }
-
 const OPEN = 1
 const INTERNAL_ERROR = 1011
 const POLICY_VIOLATION = 1008
 const STORE_DOWN_REASON = 'delivery store unavailable; retry in 1s'
-let sharedMemory: DedupeStore | undefined
 /** Identifies this process's sockets as claim owners in a shared store. */
 const PROCESS = newSessionId().slice(0, 12)
 let sockets = 0
 
-/**
- * Resolves true once no handler of this process that uses `store` (the default memory window when omitted)
- * is in progress and every window write has landed; false after `timeoutMs`. The same as the built-in
- * stores' `idle()`, for any store.
- */
-export function deliveryIdle (store?: DedupeStore, timeoutMs?: number): Promise<boolean> {
-  const target = store ?? sharedMemory
-  return target === undefined ? Promise.resolve(true) : whenIdle(target, timeoutMs)
-}
-
 export function withDelivery (socket: DeliverySocket, handler: DeliveryHandler, options: DeliveryOptions = {}): DeliveryStats {
-  if (typeof handler !== 'function') throw new TypeError('withDelivery: handler must be a function')
-  const store = options.store ?? (sharedMemory ??= memoryDedupe())
-  const onError = options.onError ?? (() => {})
-  const scope = options.scope === undefined ? '' : `${String(options.scope)}:`
-  const maxQueued = options.maxQueued ?? 1000
-  if (!Number.isInteger(maxQueued) || maxQueued < 1) throw new TypeError(`withDelivery: maxQueued must be a positive integer, got ${String(options.maxQueued)}`)
-  const handlerTimeoutMs = options.handlerTimeoutMs ?? 30_000
-  if (!Number.isInteger(handlerTimeoutMs) || handlerTimeoutMs < 1 || handlerTimeoutMs > 2_147_483_647) {
-    throw new TypeError(`withDelivery: handlerTimeoutMs must be an integer in [1, 2147483647], got ${String(options.handlerTimeoutMs)}`)
-  }
+  if (typeof handler !== 'function') throw new ReadinessOptionError('withDelivery.handler', 'must be a function')
+  const { store, onError, scope, maxQueued, handlerTimeoutMs } = readDeliveryOptions(options)
   const release = typeof store.release === 'function' ? store.release.bind(store) : null
   const claim = typeof store.claim === 'function' ? store.claim.bind(store) : null
   const claimTtlMs = claim !== null && typeof store.claimTtlMs === 'number' && store.claimTtlMs > 0 ? store.claimTtlMs : 0

@@ -1,3 +1,5 @@
+import { ReadinessOptionError } from '../common/errors.js'
+import { integerOption } from '../common/options.js'
 import { whenIdle } from './progress.js'
 
 /**
@@ -123,13 +125,13 @@ return 1`
  */
 export function redisDedupe (redis: RedisLike, options: RedisDedupeOptions = {}): DedupeStore {
   if (redis === null || typeof redis !== 'object' || typeof redis.get !== 'function' || typeof redis.eval !== 'function') {
-    throw new TypeError('redisDedupe: pass an ioredis client (needs get and eval)')
+    throw new ReadinessOptionError('redisDedupe.redis', 'must be an ioredis client (needs get and eval)')
   }
   const prefix = options.prefix ?? 'fastify-readiness:delivery:'
-  if (typeof prefix !== 'string' || prefix === '') throw new TypeError('redisDedupe.prefix must be a non-empty string')
+  if (typeof prefix !== 'string' || prefix === '') throw new ReadinessOptionError('redisDedupe.prefix', 'must be a non-empty string')
   const ttlMs = positive('redisDedupe.ttlMs', options.ttlMs, 600_000)
   const claimTtlMs = positive('redisDedupe.claimTtlMs', options.claimTtlMs, 5000)
-  if (claimTtlMs < 30) throw new TypeError(`redisDedupe.claimTtlMs must be at least 30 (ms), got ${claimTtlMs}`)
+  if (claimTtlMs < 30) throw new ReadinessOptionError('redisDedupe.claimTtlMs', `must be at least 30 (ms), got ${claimTtlMs}`)
   const store: DedupeStore = {
     claimTtlMs,
     idle: (timeoutMs) => whenIdle(store, timeoutMs),
@@ -153,10 +155,7 @@ export function redisDedupe (redis: RedisLike, options: RedisDedupeOptions = {})
   return store
 }
 
-function positive (name: string, value: number | undefined, fallback: number): number {
-  if (value === undefined) return fallback
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > 2_147_483_647) {
-    throw new TypeError(`${name} must be an integer in [1, 2147483647], got ${String(value)}`)
-  }
-  return value
+/** An integer number of ms (or a count) in [1, 2^31 - 1]: what a timer can wait. */
+function positive (path: string, value: number | undefined, fallback: number): number {
+  return integerOption(path, value, fallback, 1, 2_147_483_647)
 }

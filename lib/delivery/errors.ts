@@ -1,0 +1,23 @@
+import type { DeliveryContext } from './types.js'
+
+// These belong in lib/common/errors.ts (the suite's one home for error classes); they move there with the lead.
+
+/** Raised to `onError` when a handler did not settle within `handlerTimeoutMs`. */
+export class DeliveryTimeoutError extends Error {
+  readonly code = 'FST_READINESS_DELIVERY_TIMEOUT'
+  readonly ctx: DeliveryContext
+  constructor (ctx: DeliveryContext, timeoutMs: number) {
+    super(`withDelivery: the handler for ${ctx.session} #${ctx.seq} did not settle within ${timeoutMs} ms; its claim is released and its socket closed 1011 (a re-send may run it again)`)
+    this.name = 'DeliveryTimeoutError'
+    this.ctx = ctx
+  }
+}
+
+/** Raised to `onError` (ctx null) for a text frame that starts like a numbered message but is not a valid one. */
+export class DeliveryFrameError extends Error {
+  readonly code = 'FST_READINESS_DELIVERY_FRAME'
+  constructor (detail: string) {
+    super(`withDelivery: malformed numbered frame (${detail}); socket closed 1008`)
+    this.name = 'DeliveryFrameError'
+  }
+}

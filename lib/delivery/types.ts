@@ -1,0 +1,49 @@
+import type { DedupeStore } from './store.js'
+
+/** The public types of the delivery helper: what it is given (socket, handler, options) and what it reports. */
+
+export interface DeliveryContext { session: string, seq: number }
+
+/**
+ * A numbered message: its text (always a string) and `ctx`. A frame the client did not number: `ctx` null, and
+ * the frame untouched: a text frame as a string, a binary frame as a Buffer (the `ws` `isBinary` flag decides).
+ */
+export type DeliveryHandler = (data: string | Buffer, ctx: DeliveryContext | null) => void | Promise<void>
+
+/** The part of a `ws` WebSocket the helper uses. */
+export interface DeliverySocket {
+  readonly readyState: number
+  send: (data: string) => void
+  close?: (code?: number, reason?: string) => void
+  on: (event: 'message' | 'close', listener: (...args: any[]) => void) => unknown
+}
+
+export interface DeliveryOptions {
+  /** The dedupe window (default: a memory window per process, shared by every socket using the default). */
+  store?: DedupeStore
+  /**
+   * A handler that throws still counts as handled (recorded and acked): re-delivering what the app rejected
+   * would loop, and an ack covers every number up to it. Reported here, as are store errors: a failed read
+   * closes the socket 1013 `delivery store unavailable` (nothing handled, the client re-sends); a failed write
+   * after the handler is acked anyway (the client must not re-send what was handled).
+   */
+  onError?: (error: unknown, ctx: DeliveryContext | null) => void
+  /**
+   * Prefixes every session in the window, e.g. the authenticated user's id, so a client that learns or
+   * guesses another's session id cannot make the helper drop that client's messages as duplicates.
+   */
+  scope?: string
+  /** Messages waiting behind a slow handler; beyond this the socket is closed 1013 and the client re-sends later (default 1000). */
+  maxQueued?: number
+  /**
+   * A numbered message's handler that has not settled after this long is given up on (default 30,000 ms): a
+   * `DeliveryTimeoutError` goes to `onError`, the message's claim is released at once (in the process and in a
+   * shared store; its renewal stops), so a re-send may run it again here or on another instance (at-least-once),
+   * and the socket closes 1011 so the client re-sends everything unacknowledged. Nothing is recorded or acked
+   * for it, even if the handler settles later.
+   */
+  handlerTimeoutMs?: number
+}
+
+/** `waited`: messages that arrived while a handler (on another socket, or another instance) was still on their session. */
+export interface DeliveryStats { handled: number, duplicates: number, passthrough: number, waited: number }
