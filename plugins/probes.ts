@@ -22,7 +22,7 @@ const probesPlugin: FastifyPluginAsync<ProbesPluginOptions> = async (fastify, op
   claimPart(fastify, 'the probes plugin')
   const probes = objectOption('probes', opts.probes)
   for (const [name, definition] of Object.entries(probes)) {
-    readiness.registerReadinessCheck(name, definition as ProbeDefinition)
+    readiness.addProbe(name, definition as ProbeDefinition)
   }
   fastify.addHook('onReady', function startProbes (hookDone) {
     readiness.startProbes()

@@ -133,8 +133,8 @@ t.test('the readiness state follows critical and non-critical probes', async (t)
   const r = new Readiness(null, silent)
   let redisUp = true
   let analyticsUp = false
-  r.registerReadinessCheck('redis', async () => { if (!redisUp) throw new Error('down') }, { startInterval: 5, interval: 20 })
-  r.registerReadinessCheck('analytics', async () => { if (!analyticsUp) throw new Error('down') }, { critical: false, startInterval: 5, interval: 20 })
+  r.addProbe('redis', async () => { if (!redisUp) throw new Error('down') }, { startInterval: 5, interval: 20 })
+  r.addProbe('analytics', async () => { if (!analyticsUp) throw new Error('down') }, { critical: false, startInterval: 5, interval: 20 })
   const events: string[] = []
   r.on('ready', () => events.push('ready'))
   r.on('notReady', () => events.push('notReady'))
@@ -158,18 +158,18 @@ t.test('the readiness state follows critical and non-critical probes', async (t)
   t.ok(events.includes('notReady'))
 })
 
-t.test('registerReadinessCheck after startup polls at once and counts towards readiness', async (t) => {
+t.test('addProbe after startup polls at once and counts towards readiness', async (t) => {
   const r = new Readiness(null, silent)
   r.startProbes()
   t.equal(r.isReady(), true)
   let up = false
-  r.registerReadinessCheck('late', async () => { if (!up) throw new Error('down') }, { startInterval: 5 })
+  r.addProbe('late', async () => { if (!up) throw new Error('down') }, { startInterval: 5 })
   t.equal(r.isReady(), true, 'a new probe does not un-ready the app before its first verdict')
   await until(() => !r.isReady())
   t.pass('its first failure does')
   up = true
   await r.waitFor(undefined, { timeout: 1000 })
   t.equal(r.isReady(), true)
-  t.throws(() => r.registerReadinessCheck('late', async () => {}), /"late" is already a probe/)
+  t.throws(() => r.addProbe('late', async () => {}), /"late" is already a probe/)
   r.close()
 })

@@ -22,14 +22,17 @@ t.test('out of service by hand: readiness and groups 503, upgrades refused, live
   const open = await connect(`${ws}/ws`)
   t.equal(open.kind, 'open')
   if (open.kind === 'open') open.ws.close()
-  // The aliases users know from lightship and the incident.
-  app.readiness.signalNotReady()
+  // One name each: lightship's signalNotReady/signalReady and the incident's setReadinessStatus are gone.
+  app.readiness.setOutOfService()
   t.notOk(app.readiness.isReady())
-  app.readiness.signalReady()
-  app.readiness.setReadinessStatus(false, 'drill')
+  app.readiness.setInService()
+  app.readiness.setOutOfService('drill')
   t.equal(app.readiness.outOfService, 'drill')
-  app.readiness.setReadinessStatus(true)
+  app.readiness.setInService()
   t.ok(app.readiness.isReady())
+  for (const alias of ['signalNotReady', 'signalReady', 'setReadinessStatus', 'registerReadinessCheck']) {
+    t.equal((app.readiness as unknown as Record<string, unknown>)[alias], undefined, `no alias ${alias}`)
+  }
 })
 
 t.test('markBroken: /health/live answers 503 (and stays so)', async (t) => {
