@@ -1,5 +1,9 @@
-/** A few lines of event emitter that run in browsers and Node alike (no node:events in the browser build). */
-export class Emitter<Events extends Record<string, unknown[]>> {
+/**
+ * A few lines of event emitter that run in browsers and Node alike (no node:events in the browser build).
+ * `Events` maps each event to its listener's arguments, without an index signature: an unknown event name
+ * is a type error.
+ */
+export class Emitter<Events extends { [E in keyof Events]: unknown[] }> {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   #listeners = new Map<keyof Events, Set<(...args: any[]) => void>>()
 

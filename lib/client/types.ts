@@ -25,7 +25,7 @@ export type Outgoing = string | ArrayBufferLike | ArrayBufferView | Blob
 
 export type ClientState = 'idle' | 'connecting' | 'open' | 'waiting' | 'closed'
 
-export interface ClientEvents extends Record<string, unknown[]> {
+export interface ClientEvents {
   state: [state: ClientState]
   open: []
   message: [data: unknown]
