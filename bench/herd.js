@@ -1,6 +1,6 @@
 // The reconnect herd: two instances behind HAProxy, N sockets each; one drains. What the survivor feels
 // (its event-loop delay p99 while the drained clients pile in) and how long until every client is back,
-// with the closes all at once vs spread over a window (websocket.drainSpread), side by side in one run.
+// with the closes all at once vs spread over a window (websocket.drainSpreadMs), side by side in one run.
 // Run alone: node bench/herd.js (BENCH_QUICK=1 for a short run). Needs haproxy and a build (npm run build).
 import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
@@ -27,7 +27,7 @@ async function instance () {
   const app = Fastify({ logger: { level: 'error' } })
   await app.register(websocket)
   await app.register(readiness, {
-    websocket: spread > 0 ? { drainSpread: spread, drainTimeout: DRAIN_TIMEOUT_MS } : { drainTimeout: DRAIN_TIMEOUT_MS },
+    websocket: spread > 0 ? { drainSpreadMs: spread, drainTimeoutMs: DRAIN_TIMEOUT_MS } : { drainTimeoutMs: DRAIN_TIMEOUT_MS },
     // HAProxy's check (inter 100 ms, fall 1) takes the draining instance out before the closes begin.
     shutdown: { delay: 400, timeout: 30_000 }
   })
@@ -189,7 +189,7 @@ export async function herd () {
   try {
     spread = await scenario(SPREAD_MS)
   } catch (err) {
-    rows.push({ measure: `herd: closes spread over ${SPREAD_MS} ms`, result: `not run: ${String(err.message).split('\n')[0].slice(0, 160)}`, target: 'websocket.drainSpread supported by the gate', met: false })
+    rows.push({ measure: `herd: closes spread over ${SPREAD_MS} ms`, result: `not run: ${String(err.message).split('\n')[0].slice(0, 160)}`, target: 'websocket.drainSpreadMs supported by the gate', met: false })
   }
   const label = (s) => s === null ? 'n/a' : `${s.eld.p99.toFixed(1)} ms (max ${s.eld.max.toFixed(0)} ms)`
   rows.push({ measure: `herd: survivor event-loop delay p99, ${PER_INSTANCE * 2} sockets over two instances, the draining one's closed all at once`, result: label(flat), target: 'reference', met: true })

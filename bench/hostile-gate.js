@@ -66,7 +66,7 @@ export async function hostileGate () {
   const mem = await refusing()
   rows.push({
     measure: `memory per accept-then-close socket whose peer never answers the 1013 (${mem.count} peers)`,
-    result: `${mem.heap.toFixed(2)} KiB heap, ${mem.rss.toFixed(2)} KiB RSS each; bounded by maxHeld (default 1000) and cut after refusedCloseTimeout (default 1 s) instead of ws's 30 s`,
+    result: `${mem.heap.toFixed(2)} KiB heap, ${mem.rss.toFixed(2)} KiB RSS each; bounded by maxHeld (default 1000) and cut after refusedCloseTimeoutMs (default 1 s) instead of ws's 30 s`,
     target: 'bounded count and lifetime',
     met: true
   })

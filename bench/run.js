@@ -279,7 +279,7 @@ Notes:
 - 24 to 40 (\`bench/reconnect.js\`): one client against each hostile server of issue 17, before (the client of
   0.1, built from git) and after; and the aggregate reconnect rate 10,000 clients give a restarting instance,
   computed by the client's own scheduling code and checked against real sockets at a smaller count.
-- 41 to 44 (\`bench/herd.js\`): two instances behind HAProxy, one drains; all-at-once (\`drainSpread: 0\`) vs the spread,
+- 41 to 44 (\`bench/herd.js\`): two instances behind HAProxy, one drains; all-at-once (\`drainSpreadMs: 0\`) vs the spread,
   side by side in one run. Spreading lowers the survivor's event-loop delay; the last client is back later by
   up to the spread window, since its close frame is sent that much later.
 - 6, 22 and 23: the probe behind row 6 now backs off while its dependency is down (rows 22 and 23, issue 19), so a

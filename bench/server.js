@@ -54,7 +54,7 @@ async function main () {
     case 'suite-hold': // hold mode; the dependency comes up when the bench says so
       app = await fastifyApp(true, {
         probes: { dep: async () => { if (!flagUp) throw new Error('down') } },
-        websocket: { mode: 'hold', holdTimeout: 120_000, maxHeld: 10_000 }
+        websocket: { mode: 'hold', holdTimeoutMs: 120_000, maxHeld: 10_000 }
       })
       app.readiness.on('ready', () => { readyAt = Date.now() })
       control(app, {
@@ -77,7 +77,7 @@ async function main () {
       }
       app = await fastifyApp(true, {
         probes: { dep: { check: async () => { if (!flagUp) throw new Error('down') }, startInterval: 5 } },
-        websocket: { mode: 'hold', holdTimeout: 120_000, maxHeld: 10_000, releaseBatch: Number(process.env.RELEASE_BATCH) }
+        websocket: { mode: 'hold', holdTimeoutMs: 120_000, maxHeld: 10_000, releaseBatch: Number(process.env.RELEASE_BATCH) }
       })
       control(app, {
         up: async () => { loop.start(); flagUp = true; return { ok: true } },
@@ -87,7 +87,7 @@ async function main () {
       break
     }
     case 'suite-refusing': // accept-then-close under silent peers
-      app = await fastifyApp(true, { probes: { dep: async () => { throw new Error('down') } }, websocket: { mode: 'accept-then-close', maxHeld: 10_000, refusedCloseTimeout: 60_000 } })
+      app = await fastifyApp(true, { probes: { dep: async () => { throw new Error('down') } }, websocket: { mode: 'accept-then-close', maxHeld: 10_000, refusedCloseTimeoutMs: 60_000 } })
       control(app)
       break
     case 'suite-coldstart': { // reject mode and a startup of STARTUP_MS

@@ -11,7 +11,7 @@ async function chatServer (t: Test, port: number, warmupMs: number, mode: 'rejec
   const received: string[] = []
   const app = await buildApp(t, {
     phases: { store: () => sleep(warmupMs) },
-    websocket: { mode, holdTimeout: mode === 'hold' ? 5000 : undefined },
+    websocket: { mode, holdTimeoutMs: mode === 'hold' ? 5000 : undefined },
     health: { cors: true }
   })
   app.get('/chat', { websocket: true }, (socket) => {

@@ -23,7 +23,7 @@ async function coldStartStorm (t: Test, mode: GateMode) {
       dependencies: { probes: ['db'] },
       websocket: { after: ['dependencies'], run: async () => { await sleep(150); warmed = true } }
     },
-    websocket: { mode, holdTimeout: 5000, maxHeld: CLIENTS }
+    websocket: { mode, holdTimeoutMs: 5000, maxHeld: CLIENTS }
   })
   app.get('/ws', { websocket: true }, (socket) => {
     if (!app.readiness.isReady()) handlerRunsBeforeReady++

@@ -26,7 +26,7 @@ t.test('reject mode answers the upgrade with a proper 503 and closes the socket'
 })
 
 t.test('hold mode: a held upgrade times out with 503 + Retry-After', async (t) => {
-  const app = await buildApp(t, { probes: { db: async () => { throw new Error('down') } }, websocket: { mode: 'hold', holdTimeout: 100 } })
+  const app = await buildApp(t, { probes: { db: async () => { throw new Error('down') } }, websocket: { mode: 'hold', holdTimeoutMs: 100 } })
   app.get('/ws', { websocket: true }, () => {})
   const { ws } = await listen(app)
   const outcome = await connect(`${ws}/ws`)
@@ -38,7 +38,7 @@ t.test('hold mode: a held upgrade times out with 503 + Retry-After', async (t) =
 
 t.test('hold mode: beyond maxHeld, 503 at once; the held ones get in at readiness', async (t) => {
   const db = new Switch(false)
-  const app = await buildApp(t, { probes: { db: { check: db.check, startInterval: 5 } }, websocket: { mode: 'hold', maxHeld: 2, holdTimeout: 5000 } })
+  const app = await buildApp(t, { probes: { db: { check: db.check, startInterval: 5 } }, websocket: { mode: 'hold', maxHeld: 2, holdTimeoutMs: 5000 } })
   app.get('/ws', { websocket: true }, (socket) => socket.send('hi'))
   const { ws } = await listen(app)
   const first = connect(`${ws}/ws`)
@@ -55,7 +55,7 @@ t.test('hold mode: beyond maxHeld, 503 at once; the held ones get in at readines
 
 t.test('hold mode: clients that reset or leave while held are dropped cleanly', async (t) => {
   const db = new Switch(false)
-  const app = await buildApp(t, { probes: { db: { check: db.check, startInterval: 5 } }, websocket: { mode: 'hold', holdTimeout: 10_000 } })
+  const app = await buildApp(t, { probes: { db: { check: db.check, startInterval: 5 } }, websocket: { mode: 'hold', holdTimeoutMs: 10_000 } })
   let handled = 0
   app.get('/ws', { websocket: true }, (socket) => { handled++; socket.close() })
   const { port } = await listen(app)

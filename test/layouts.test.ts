@@ -33,7 +33,7 @@ function harness (): Harness {
     counts,
     options: (mode) => ({
       probes: { db: { check: async () => { if (!up()) throw new Error('ECONNREFUSED') }, startInterval: 10 } },
-      websocket: { mode, holdTimeout: 5000 }
+      websocket: { mode, holdTimeoutMs: 5000 }
     }),
     handler: (socket) => {
       counts.runs++

@@ -40,7 +40,7 @@ t.test('a cold start and a drain, scraped from the real Prometheus exporter, mat
     metrics: { meterProvider: provider },
     probes: { db: { check: db.check, interval: 50 } },
     phases: { warmup: { probes: ['db'], run: async () => { await warmedUp }, timeout: 20_000 } },
-    websocket: { holdTimeout: 15_000 }
+    websocket: { holdTimeoutMs: 15_000 }
   })
   app.get('/held', { websocket: true }, (socket) => { socket.on('message', (m) => socket.send(m)) })
   app.get('/refused', { websocket: true, readiness: { mode: 'reject' } }, (socket) => { socket.on('message', (m) => socket.send(m)) })

@@ -76,10 +76,10 @@ const startup = fc.record({
 // lone surrogate, a maxEventLoopUtilization whose String() throws).
 const websocketOptions = fc.record({
   mode: fc.oneof(fc.constantFrom('hold', 'reject', 'accept-then-close', 'queue'), fc.string({ maxLength: 5 })),
-  holdTimeout: fc.oneof(fc.constantFrom(1, 100, 2_147_483_648, -1, 0.5), fc.integer({ min: 1, max: 10_000 })),
+  holdTimeoutMs: fc.oneof(fc.constantFrom(1, 100, 2_147_483_648, -1, 0.5), fc.integer({ min: 1, max: 10_000 })),
   maxHeld: fc.oneof(fc.constantFrom(1, 10, -1, 1.5, '3'), fc.integer({ min: 1, max: 10_000 })),
   drainDelay: fc.constantFrom(0, 10, -1),
-  drainTimeout: fc.constantFrom(1, 5000, 0, 'x'),
+  drainTimeoutMs: fc.constantFrom(1, 5000, 0, 'x'),
   closeCode: fc.constantFrom(1001, 1012, 1011, '1012'),
   closeReason: fc.oneof(fc.string({ maxLength: 20 }).filter((s) => !/[\ud800-\udfff]/.test(s)), fc.constant('x'.repeat(124)))
 }, { requiredKeys: [] })

@@ -40,8 +40,8 @@ t.test('docs/kubernetes.md: delay + drain fit the grace period, and the timeline
   const text = doc('kubernetes.md')
   const grace = num(text, /terminationGracePeriodSeconds: (\d+)/, 'terminationGracePeriodSeconds')
   const delay = num(text, /shutdown: \{ delay: ([\d_]+)/, 'shutdown.delay')
-  const spread = num(text, /drainSpread: ([\d_]+)/, 'drainSpread')
-  const drainTimeout = num(text, /drainTimeout: ([\d_]+)/, 'drainTimeout')
+  const spread = num(text, /drainSpreadMs: ([\d_]+)/, 'drainSpread')
+  const drainTimeout = num(text, /drainTimeoutMs: ([\d_]+)/, 'drainTimeout')
   const settings = shutdownSettings({ platform: 'kubernetes', env: {}, delay, gracePeriodSeconds: grace })
   t.same(shutdownWarnings({ settings, drainBudgetMs: spread + drainTimeout }), [], 'no warning at start')
   t.match(text, `| ≤ ${(delay + spread + drainTimeout) / 1000} | every socket is closed (${delay / 1000} + ${spread / 1000} + ${drainTimeout / 1000})`, 'the timeline names when every socket is closed')
@@ -51,8 +51,8 @@ t.test('docs/kubernetes.md: delay + drain fit the grace period, and the timeline
 
 t.test('docs/cloud-run.md: the drain fits Cloud Run\'s 10 s with the default timeout', async (t) => {
   const text = doc('cloud-run.md')
-  const spread = num(text, /drainSpread: ([\d_]+)/, 'drainSpread')
-  const drainTimeout = num(text, /drainTimeout: ([\d_]+)/, 'drainTimeout')
+  const spread = num(text, /drainSpreadMs: ([\d_]+)/, 'drainSpread')
+  const drainTimeout = num(text, /drainTimeoutMs: ([\d_]+)/, 'drainTimeout')
   const settings = shutdownSettings({ platform: 'cloud-run', env: {} })
   t.same(shutdownWarnings({ settings, drainBudgetMs: spread + drainTimeout }), [], 'no warning at start')
   t.ok(settings.delay + spread + drainTimeout < settings.timeout, 'delay + drain inside the timeout')

@@ -57,7 +57,7 @@ t.test('delay + drain beyond the grace period is warned about at start', async (
   t.match(shutdownWarnings({ settings, drainBudgetMs: 6000 }), [/11000 ms exceeds the grace period of 10 s/])
 
   const lines: Array<Record<string, unknown>> = []
-  const app = await appWith(t, { websocket: { drainTimeout: 5000 }, shutdown: { delay: 6000, gracePeriodSeconds: 10, signals: false } }, lines)
+  const app = await appWith(t, { websocket: { drainTimeoutMs: 5000 }, shutdown: { delay: 6000, gracePeriodSeconds: 10, signals: false } }, lines)
   await app.ready()
   t.ok(lines.some((l) => l.level === 40 && /shutdown delay 6000 ms \+ WebSocket drain \d+ ms = \d+ ms exceeds the grace period of 10 s/.test(String(l.msg))), 'logged as a warning')
 })

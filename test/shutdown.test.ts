@@ -7,7 +7,7 @@ t.test('shutdown with open, held and arriving clients: 503 first, serve through 
   const slow = new Switch(false)
   const app = await buildApp(t, {
     probes: { search: { check: slow.check, critical: false, startInterval: 5 } },
-    websocket: { mode: 'hold', holdTimeout: 30_000, drainTimeout: 2000 },
+    websocket: { mode: 'hold', holdTimeoutMs: 30_000, drainTimeoutMs: 2000 },
     shutdown: { signals: false, delay: 400 }
   })
   app.get('/chat', { websocket: true }, (socket) => { socket.on('message', (d) => socket.send(d.toString())) })
@@ -71,7 +71,7 @@ t.test('close code 1001 is configurable', async (t) => {
 })
 
 t.test('a peer that never answers the close frame cannot hold close() beyond drainTimeout', async (t) => {
-  const app = await buildApp(t, { websocket: { drainTimeout: 300 } })
+  const app = await buildApp(t, { websocket: { drainTimeoutMs: 300 } })
   app.get('/ws', { websocket: true }, () => {})
   const { port } = await listen(app)
   await until(() => app.readiness.isReady())

@@ -1,10 +1,10 @@
-import type { Readiness } from '../core/readiness.js'
+import type { ReadinessApi } from '../core/readiness.js'
 import type { GateMode, RouteReadiness } from '../core/websocket-view.js'
 
 export type { ConnectionReadiness, GateMode, RouteReadiness, WebSocketReadiness } from '../core/websocket-view.js'
 
 /** The part of the readiness state the gate reads. */
-export type ReadinessView = Pick<Readiness, 'meets' | 'missing' | 'isReady' | 'draining' | 'closing' | 'onChange'>
+export type ReadinessView = Pick<ReadinessApi, 'meets' | 'missing' | 'isReady' | 'draining' | 'closing' | 'onChange'>
 
 export type HoldOutcome = 'ready' | 'timeout' | 'full' | 'draining' | 'gone'
 
@@ -13,7 +13,7 @@ export interface RouteGateOptions {
   requires: string[] | undefined
   mode: GateMode
   /** Undefined: derived per upgrade from the remaining startup budget. */
-  holdTimeout: number | undefined
+  holdTimeoutMs: number | undefined
   /** Close the route's open sockets (1013) when a requirement is lost after ready. */
   closeOnLoss: boolean
 }
@@ -58,16 +58,16 @@ export class RouteGate<S extends Closable = Closable> {
   }
 }
 
+function settled (outcome: HoldOutcome): { outcome: Promise<HoldOutcome>, cancel: () => void, pending: false } {
+  return { outcome: Promise.resolve(outcome), cancel: () => {}, pending: false }
+}
+
 /**
  * All gated routes of an app, kept in step with the readiness state: on every
  * change each route's `met` is recomputed once and, where it turned true, every
  * held upgrade is released in the same tick (no polling between "ready" and
  * the handshake).
  */
-function settled (outcome: HoldOutcome): { outcome: Promise<HoldOutcome>, cancel: () => void, pending: false } {
-  return { outcome: Promise.resolve(outcome), cancel: () => {}, pending: false }
-}
-
 export class GateRegistry<S extends Closable = Closable> {
   readonly routes = new Map<string, RouteGate<S>>()
   readonly #readiness: ReadinessView
@@ -136,9 +136,9 @@ export class GateRegistry<S extends Closable = Closable> {
    * Parks a request until the route's requirements hold. Resolves with why it
    * ended; `cancel()` (the client went away) resolves it with 'gone' and frees
    * its timer and slot at once. `connection` identifies the client connection
-   * (the TCP socket) for the per-connection limit.
+   * (the TCP socket) for the per-connection limit. `pending` is false when the
+   * outcome was decided at once: there is nothing to cancel, nothing to watch.
    */
-  /** `pending` is false when the outcome was decided at once: there is nothing to cancel, nothing to watch. */
   hold (route: RouteGate<S>, timeout: number, connection?: object): { outcome: Promise<HoldOutcome>, cancel: () => void, pending: boolean } {
     if (route.met) return settled('ready')
     if (this.#readiness.closing) return settled('draining')

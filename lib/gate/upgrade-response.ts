@@ -1,5 +1,7 @@
 import { STATUS_CODES } from 'node:http'
 import type { Duplex } from 'node:stream'
+import type { GateRefusal } from '../core/readiness.js'
+import type { HoldOutcome } from './route-gate.js'
 
 /**
  * Answers an upgrade request with a plain HTTP response and closes the socket
@@ -26,4 +28,21 @@ export function unavailableHeaders (retryAfter: number): Record<string, string> 
     'Cache-Control': 'no-store',
     'Content-Type': 'application/json; charset=utf-8'
   }
+}
+
+/** Why an upgrade or a gated request was refused, as the gate's states name it. */
+export type RefusalState = HoldOutcome | 'not-ready' | 'ungated-route'
+
+/** The state as the `gateRefused` event names it. */
+export function refusalOf (state: RefusalState): GateRefusal {
+  if (state === 'draining') return 'closing'
+  if (state === 'timeout' || state === 'full' || state === 'ungated-route') return state
+  return 'not-ready'
+}
+
+/** 503 + Retry-After on a raw upgrade socket; the body names the state (an ungated route reads as not ready). */
+export function refuseOnUpgradeSocket (socket: Duplex, state: RefusalState, retryAfter: number): void {
+  socket.on('error', () => socket.destroy())
+  const body = JSON.stringify({ statusCode: 503, state: state === 'ungated-route' ? 'not-ready' : state, retryAfter })
+  respondOnUpgradeSocket(socket, 503, unavailableHeaders(retryAfter), body)
 }

@@ -28,7 +28,7 @@ function counts (list: string[]): Record<string, number> {
 /** One instance: a dependency probe, a closeOnLoss route whose handler needs the dependency and is slow. */
 async function instance (t: Test, dependency: Switch, store: DedupeStore | undefined, handled: string[], handlerMs: number): Promise<{ app: FastifyInstance, port: number, running: () => number }> {
   let running = 0
-  const app = await buildApp(t, { probes: { db: { check: dependency.check, interval: 50 } }, websocket: { mode: 'hold', holdTimeout: 10_000 } })
+  const app = await buildApp(t, { probes: { db: { check: dependency.check, interval: 50 } }, websocket: { mode: 'hold', holdTimeoutMs: 10_000 } })
   app.get('/chat', { websocket: true, readiness: { requires: ['db'], closeOnLoss: true } }, (socket) => {
     withDelivery(socket, async (text) => {
       running++
@@ -42,7 +42,6 @@ async function instance (t: Test, dependency: Switch, store: DedupeStore | undef
   await until(() => app.readiness.isReady())
   return { app, port, running: () => running }
 }
-
 
 t.test('one instance, the default memory window: a message whose handler is still running when closeOnLoss closes its socket is handled once', async (t) => {
   const db = new Switch(true)

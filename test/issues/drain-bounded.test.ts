@@ -8,7 +8,7 @@ import { closed, connect, listen, rawUpgrade, sleep, until, type WsOutcome } fro
  * peers close() took 31 s against drainTimeout 1000.
  */
 t.test('upgrades still in an async route hook when the drain starts never open silently, and close() stays bounded', async (t) => {
-  const app = await buildApp(t, { websocket: { drainTimeout: 1000, drainSpread: 200 } })
+  const app = await buildApp(t, { websocket: { drainTimeoutMs: 1000, drainSpreadMs: 200 } })
   app.get('/ws', {
     websocket: true,
     // An auth or rate-limit hook that takes a while.
@@ -42,7 +42,7 @@ t.test('upgrades still in an async route hook when the drain starts never open s
 t.test('closes are spread over drainSpread (no reconnect herd), or sent at once with drainSpread 0', async (t) => {
   for (const spread of [600, 0]) {
     await t.test(`drainSpread ${spread}`, async (t) => {
-      const app = await buildApp(t, { websocket: { drainSpread: spread } })
+      const app = await buildApp(t, { websocket: { drainSpreadMs: spread } })
       app.get('/ws', { websocket: true }, () => {})
       const { ws } = await listen(app)
       await until(() => app.readiness.isReady())

@@ -9,7 +9,7 @@ import { closed, connect, listen, rawUpgrade, sleep, until } from '../helpers/ne
 /** Issue 16, the hold queue under abuse, and the gate's options. */
 
 t.test('one connection pipelining 1,000 GETs takes at most maxHeldPerConnection hold slots', async (t) => {
-  const app = await buildApp(t, { probes: { db: async () => { throw new Error('down') } }, websocket: { mode: 'hold', holdTimeout: 5000, maxHeld: 1000 } })
+  const app = await buildApp(t, { probes: { db: async () => { throw new Error('down') } }, websocket: { mode: 'hold', holdTimeoutMs: 5000, maxHeld: 1000 } })
   app.get('/api', { readiness: { gate: true } }, async () => ({ ok: true }))
   app.get('/ws', { websocket: true }, () => {})
   const { port, ws } = await listen(app)
@@ -36,7 +36,7 @@ t.test('one connection pipelining 1,000 GETs takes at most maxHeldPerConnection 
 })
 
 t.test('a held client that sends data after its headers (then FIN) loses its slot at once', async (t) => {
-  const app = await buildApp(t, { probes: { db: async () => { throw new Error('down') } }, websocket: { mode: 'hold', holdTimeout: 20_000 } })
+  const app = await buildApp(t, { probes: { db: async () => { throw new Error('down') } }, websocket: { mode: 'hold', holdTimeoutMs: 20_000 } })
   let handled = 0
   app.get('/ws', { websocket: true }, () => { handled++ })
   const { port } = await listen(app)
@@ -50,7 +50,7 @@ t.test('a held client that sends data after its headers (then FIN) loses its slo
 })
 
 t.test('a held client that only sends FIN is released too', async (t) => {
-  const app = await buildApp(t, { probes: { db: async () => { throw new Error('down') } }, websocket: { mode: 'hold', holdTimeout: 20_000 } })
+  const app = await buildApp(t, { probes: { db: async () => { throw new Error('down') } }, websocket: { mode: 'hold', holdTimeoutMs: 20_000 } })
   app.get('/ws', { websocket: true }, () => {})
   const { port } = await listen(app)
   const peer = await rawUpgrade(port, '/ws')
@@ -62,7 +62,7 @@ t.test('a held client that only sends FIN is released too', async (t) => {
 
 t.test('held upgrades released in batches still all get in, messages intact', async (t) => {
   const db = new Switch(false)
-  const app = await buildApp(t, { probes: { db: { check: db.check, startInterval: 5 } }, websocket: { mode: 'hold', holdTimeout: 10_000 } })
+  const app = await buildApp(t, { probes: { db: { check: db.check, startInterval: 5 } }, websocket: { mode: 'hold', holdTimeoutMs: 10_000 } })
   app.get('/ws', { websocket: true }, (socket) => { socket.on('message', (d) => socket.send(d.toString())) })
   const { ws } = await listen(app)
   const pending = Array.from({ length: 150 }, () => connect(`${ws}/ws`, { handshakeTimeout: 10_000 }))
@@ -78,7 +78,7 @@ t.test('held upgrades released in batches still all get in, messages intact', as
 })
 
 t.test('accept-then-close: a peer that never answers the 1013 is cut after refusedCloseTimeout', async (t) => {
-  const app = await buildApp(t, { probes: { db: async () => { throw new Error('down') } }, websocket: { mode: 'accept-then-close', refusedCloseTimeout: 200 } })
+  const app = await buildApp(t, { probes: { db: async () => { throw new Error('down') } }, websocket: { mode: 'accept-then-close', refusedCloseTimeoutMs: 200 } })
   let handled = 0
   app.get('/ws', { websocket: true }, () => { handled++ })
   const { port } = await listen(app)
@@ -92,7 +92,7 @@ t.test('accept-then-close: a peer that never answers the 1013 is cut after refus
 })
 
 t.test('accept-then-close: beyond maxHeld sockets awaiting their close, an honest 503 instead', async (t) => {
-  const app = await buildApp(t, { probes: { db: async () => { throw new Error('down') } }, websocket: { mode: 'accept-then-close', maxHeld: 3, refusedCloseTimeout: 5000 } })
+  const app = await buildApp(t, { probes: { db: async () => { throw new Error('down') } }, websocket: { mode: 'accept-then-close', maxHeld: 3, refusedCloseTimeoutMs: 5000 } })
   app.get('/ws', { websocket: true }, () => {})
   const { port, ws } = await listen(app)
   const silent = await Promise.all(Array.from({ length: 3 }, () => rawUpgrade(port, '/ws')))
@@ -108,7 +108,7 @@ t.test('maxHoldTimeout lets a hold outlast 5 s when the client allows it', async
   t.teardown(() => app.close())
   await app.register(readiness, {
     phases: { warm: { run: () => sleep(5600), timeout: 20_000 } },
-    websocket: { mode: 'hold', maxHoldTimeout: 10_000 }
+    websocket: { mode: 'hold', maxHoldTimeoutMs: 10_000 }
   })
   await app.register(websocket)
   app.get('/ws', { websocket: true }, (socket) => socket.close(1000))
@@ -130,8 +130,8 @@ t.test('gate options: wrong values are refused at registration, naming the optio
     [{ closeReason: 'bad \ud800 surrogate' }, /"websocket\.closeReason" must be a well-formed string/],
     [{ closeReason: 'x'.repeat(124) }, /"websocket\.closeReason"/],
     [{ drainDelay: 1000 }, /"websocket\.drainDelay" was replaced by shutdown\.delay/],
-    [{ drainSpread: -1 }, /"websocket\.drainSpread"/],
-    [{ maxHoldTimeout: 0 }, /"websocket\.maxHoldTimeout"/],
+    [{ drainSpreadMs: -1 }, /"websocket\.drainSpreadMs"/],
+    [{ maxHoldTimeoutMs: 0 }, /"websocket\.maxHoldTimeoutMs"/],
     [{ closeCode: 1011 }, /"websocket\.closeCode"/]
   ]
   for (const [websocketOptions, error] of cases) {

@@ -70,7 +70,7 @@ t.test('readiness: { gate: true } gates a plain HTTP route without @fastify/webs
 t.test('the app\'s own onRequest hooks (auth) run before the gate: the unauthenticated never take a hold slot', async (t) => {
   const app = Fastify()
   t.teardown(() => app.close())
-  await app.register(readiness, { probes: { db: async () => { throw new Error('down') } }, websocket: { mode: 'hold', holdTimeout: 5000 } })
+  await app.register(readiness, { probes: { db: async () => { throw new Error('down') } }, websocket: { mode: 'hold', holdTimeoutMs: 5000 } })
   await app.register(websocket)
   app.addHook('onRequest', async (request, reply) => {
     if (request.headers.authorization !== 'Bearer ok') await reply.code(401).send({ error: 'unauthorized' })
@@ -119,7 +119,7 @@ t.test('with @fastify/websocket\'s options.server, an upgrade during the drain g
   const { createServer } = await import('node:http')
   const custom = createServer((_req, res) => { res.end('custom') })
   const app = Fastify()
-  await app.register(readiness, { websocket: { drainTimeout: 2000 }, shutdown: { signals: false } })
+  await app.register(readiness, { websocket: { drainTimeoutMs: 2000 }, shutdown: { signals: false } })
   await app.register(websocket, { options: { server: custom } })
   app.get('/ws', { websocket: true }, () => {})
   await app.listen({ port: 0, host: '127.0.0.1' })

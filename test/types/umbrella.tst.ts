@@ -14,7 +14,7 @@ test('valid umbrella options', () => {
       dependencies: { probes: ['redis'] },
       websocket: { after: ['dependencies'], run: async (_app, signal) => { signal.throwIfAborted() } }
     },
-    websocket: { mode: 'reject', holdTimeout: 3000, maxHeld: 100 },
+    websocket: { mode: 'reject', holdTimeoutMs: 3000, maxHeld: 100 },
     health: false
   })).type.not.toRaiseError()
   expect(app.register(readiness, { websocket: false })).type.not.toRaiseError()
@@ -28,5 +28,5 @@ test('invalid umbrella options', () => {
   expect(app.register(readiness, { probes: { redis: { check: async () => {}, timeout: '1s' } } })).type.toRaiseError()
   expect(app.register(readiness, { phases: { warm: { after: 'dependencies' } } })).type.toRaiseError()
   expect(app.register(readiness, { health: true })).type.toRaiseError()
-  expect(app.register(readiness, { websocket: { holdTimeout: '5s' } })).type.toRaiseError()
+  expect(app.register(readiness, { websocket: { holdTimeoutMs: '5s' } })).type.toRaiseError()
 })
