@@ -7,8 +7,9 @@ import { notAdmittedReason, TRY_AGAIN_LATER } from './close-reasons.js'
 import { watchHeldSocket } from './held-socket.js'
 import type { GateSettings } from './options.js'
 import { OpenSockets } from './open-sockets.js'
-import { GateRegistry, type ConnectionReadiness, type RouteGate, type RouteGateOptions, type WebSocketReadiness } from './route-gate.js'
+import { GateRegistry, type RouteGate, type RouteGateOptions, type WebSocketReadiness } from './route-gate.js'
 import { refusalOf, refuseOnUpgradeSocket, type RefusalState } from './upgrade-response.js'
+import { connectionView } from './view.js'
 
 /** The part of the readiness state the gate reads and reports to. */
 export type GateReadiness = Pick<ReturnType<typeof ensureReadiness>,
@@ -181,26 +182,7 @@ export class GateController {
 
   /** `app.readiness.websocket`. */
   view (): WebSocketReadiness {
-    const { registry } = this
-    const readiness = this.#readiness
-    return {
-      drainBudgetMs: this.#settings.drainSpreadMs + this.#settings.drainTimeoutMs,
-      isReadyForConnections (url?: string): boolean {
-        if (url === undefined) return registry.allReady()
-        const route = registry.routes.get(url)
-        if (route === undefined) throw new ReadinessOptionError('isReadyForConnections', `names "${url}", which is not a gated route (gated: ${[...registry.routes.keys()].join(', ') || 'none'})`)
-        return route.met && !readiness.draining
-      },
-      getConnectionReadiness (): ConnectionReadiness {
-        const routes: ConnectionReadiness['routes'] = {}
-        let open = 0
-        for (const [key, route] of registry.routes) {
-          routes[key] = registry.snapshot(route)
-          open += route.open.size
-        }
-        return { ready: registry.allReady(), draining: readiness.draining, held: registry.heldCount, open, routes }
-      }
-    }
+    return connectionView(this.registry, this.#readiness, this.#settings.drainSpreadMs + this.#settings.drainTimeoutMs)
   }
 
   /**

@@ -76,7 +76,7 @@ export const GATE_RENAMED: Record<string, string> = {
 export function readGateOptions (opts: Record<string, unknown>): GateSettings {
   if (isPlainObject(opts) && 'drainDelay' in opts) {
     // Not a rename: the serving delay moved to the shutdown sequence, which keeps every route serving.
-    throw new ReadinessOptionError('websocket.drainDelay', 'was replaced by shutdown.delay: the serving delay belongs to the shutdown sequence, which keeps every route (not only WebSockets) serving while readiness reports 503')
+    throw new ReadinessOptionError('websocket.drainDelay', 'was replaced by shutdown.delayMs: the serving delay belongs to the shutdown sequence, which keeps every route (not only WebSockets) serving while readiness reports 503')
   }
   return readOptionTable('websocket', opts, GATE_OPTIONS, { renamed: GATE_RENAMED })
 }
