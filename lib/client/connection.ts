@@ -1,10 +1,11 @@
 import { retryHint } from '../gate/close-reasons.js'
-import { capTimer, retryDelay } from './backoff.js'
+import { retryDelay } from './backoff.js'
 import { Emitter } from './emitter.js'
 import { askHealth } from './health.js'
 import { readClientOptions, type ClientSettings } from './options.js'
 import { NumberedOutbox, PlainOutbox, type Outbox } from './outbox.js'
 import { abort, detach, watchSocket } from './socket.js'
+import { Stretch } from './stretch.js'
 import { Timers } from './timers.js'
 import type { ClientEvents, ClientState, Outgoing, ReadinessClientOptions, WebSocketLike } from './types.js'
 
@@ -24,12 +25,7 @@ export class ReadinessClient extends Emitter<ClientEvents> {
   #timers = new Timers()
   #socket: WebSocketLike | null = null
   #state: ClientState = 'idle'
-  /** The retry about to be scheduled (1 = the first after a failure): what the backoff grows with. */
-  #attempt = 0
-  /** Connection attempts that failed since the last healthy connection: what maxAttempts bounds. */
-  #failed = 0
-  /** When the current stretch without a healthy connection began. */
-  #since = 0
+  #stretch: Stretch
   #hintMs: number | null = null
   #hintSource: 'retry-after' | 'health' = 'retry-after'
   #stopped = false
@@ -42,7 +38,10 @@ export class ReadinessClient extends Emitter<ClientEvents> {
     this.sessionId = this.#settings.delivery
     const max = this.#settings.maxBuffered
     this.#outbox = this.sessionId === null ? new PlainOutbox(max) : new NumberedOutbox(this.sessionId, max, (seq) => this.emit('acked', seq))
-    this.#startStretch()
+    // An open socket may still prove healthy when the deadline passes; its close checks the clock again.
+    const deadline = (): void => { if (this.#state !== 'open' && !this.#stopped) this.#giveUp() }
+    this.#stretch = new Stretch(this.#settings.maxAttempts, this.#settings.maxElapsedMs, this.#timers, deadline)
+    this.#stretch.begin()
     this.#connect()
   }
 
@@ -50,7 +49,7 @@ export class ReadinessClient extends Emitter<ClientEvents> {
   /** Messages not yet on a socket (without delivery) or not yet acknowledged (with delivery). */
   get buffered (): number { return this.#outbox.size }
   /** Connection attempts that failed since the last healthy connection. */
-  get attempts (): number { return this.#failed }
+  get attempts (): number { return this.#stretch.failed }
 
   /** Sends now when open; otherwise keeps it (bounded) and sends it, in order, once connected. */
   send (data: Outgoing): boolean {
@@ -82,21 +81,12 @@ export class ReadinessClient extends Emitter<ClientEvents> {
     this.emit('state', state)
   }
 
-  /** A stretch without a healthy connection begins: the maxElapsedMs clock runs in every state from here. */
-  #startStretch (): void {
-    if (this.#since !== 0) return
-    this.#since = Date.now()
-    // An open socket may still prove healthy; its close checks the clock again.
-    const deadline = (): void => { if (this.#state !== 'open' && !this.#stopped) this.#giveUp() }
-    if (this.#settings.maxElapsedMs !== Infinity) this.#timers.start('giveUp', capTimer(this.#settings.maxElapsedMs), deadline)
-  }
-
   #giveUp (): void {
-    const elapsedMs = Date.now() - this.#since
+    const elapsedMs = this.#stretch.elapsedMs
     this.close(1000, '')
     // Nothing kept is ever sent now: say so, instead of leaving it stuck in a buffer.
     for (const data of this.#outbox.drain()) this.emit('dropped', data)
-    this.emit('giveup', { attempts: this.#failed, elapsedMs })
+    this.emit('giveup', { attempts: this.#stretch.failed, elapsedMs })
   }
 
   #connect (): void {
@@ -148,29 +138,23 @@ export class ReadinessClient extends Emitter<ClientEvents> {
 
   /** Open long enough: the server is not bouncing us. Only now do attempts and the elapsed clock reset. */
   #healthy (): void {
-    this.#attempt = 0
-    this.#failed = 0
-    this.#since = 0
+    this.#stretch.healthy()
     this.#outbox.healthy()
-    this.#timers.clear('giveUp')
   }
 
   #closed (code: number, reason: string, opened: boolean): void {
     this.#timers.clear('handshake')
-    const wasHealthy = opened && !this.#timers.active('healthy') && this.#since === 0
+    const wasHealthy = opened && !this.#timers.active('healthy') && !this.#stretch.running
     this.#timers.clear('healthy')
     const final = this.#stopped || (opened && this.#settings.finalCodes.includes(code))
     this.#outbox.closed(code, reason)
     if (!final) {
       const hint = retryHint(reason)
       if (hint !== null) { this.#hintMs = hint * 1000; this.#hintSource = 'retry-after' }
-      // The socket that just closed was an attempt; it failed unless it lasted healthyAfterMs.
-      if (wasHealthy) this.#attempt = 0
-      else this.#failed++
-      this.#startStretch()
+      this.#stretch.closed(wasHealthy)
     }
     // willRetry is the truth: the close that exhausts maxAttempts or maxElapsedMs says false (giveup follows).
-    const exhausted = !final && this.#exhausted()
+    const exhausted = !final && this.#stretch.exhausted()
     this.emit('close', { code, reason, willRetry: !final && !exhausted })
     if (final) {
       this.close()
@@ -180,19 +164,14 @@ export class ReadinessClient extends Emitter<ClientEvents> {
     void this.#scheduleRetry()
   }
 
-  #exhausted (): boolean {
-    return this.#failed >= this.#settings.maxAttempts || Date.now() - this.#since >= this.#settings.maxElapsedMs
-  }
-
   async #scheduleRetry (): Promise<void> {
     // maxAttempts: N failed attempts in a row, then no N+1st (nor a health request for it).
-    if (this.#exhausted()) {
+    if (this.#stretch.exhausted()) {
       this.#giveUp()
       return
     }
-    this.#attempt++
+    const attempt = ++this.#stretch.attempt
     this.#setState('waiting')
-    const attempt = this.#attempt
     const { healthUrl, handshakeTimeoutMs, backoff, random } = this.#settings
     if (this.#hintMs === null && healthUrl !== undefined) {
       const controller = typeof AbortController === 'function' ? new AbortController() : null

@@ -1,12 +1,10 @@
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { withDelivery, memoryDedupe, redisDedupe, ReadinessOptionError, type DeliverySocket } from '../../index.js'
 
 /**
  * Issue 23: the delivery helper's bad options fail like every other option of the suite: a
  * ReadinessOptionError (code FST_READINESS_INVALID_OPTION) naming the option path, not a bare TypeError.
  */
-
-type Test = typeof t
 
 const fake: DeliverySocket = { readyState: 1, send: () => {}, on: () => fake }
 
