@@ -8,10 +8,12 @@
  * server has not acknowledged. No dependencies; the browser bundle is built
  * from this file.
  *
- * Layout: connection.ts (the lifecycle and reconnect loop), outbox.ts (what is
- * sent: the buffer, or numbered frames and acks), options.ts (the option
- * table), socket.ts (browser / Node socket differences), health.ts (the health
- * route as a hint), backoff.ts (the schedule), frames.ts (the delivery wire format).
+ * Layout: connection.ts (the connection loop: connect, close, retry),
+ * stretch.ts (attempts and the give-up deadline), outbox.ts (what is sent: the
+ * buffer, or numbered frames and acks), options.ts (the option table),
+ * socket.ts (browser / Node socket differences), health.ts (the health route as
+ * a hint), backoff.ts (the schedule), timers.ts, types.ts (the public types),
+ * frames.ts (the delivery wire format, shared with lib/delivery).
  */
 
 export { ReadinessClient } from './connection.js'
