@@ -30,7 +30,7 @@ t.test('postgresProbe({ connectionString }) runs SELECT 1 on one reused connecti
   const count = async (): Promise<number> => Number((await observer.query('SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1', [name])).rows[0].n)
   t.equal(await count(), 1, 'twenty checks, one connection')
   await app.close()
-  for (let i = 0; i < 50 && await count() > 0; i++) await new Promise((r) => setTimeout(r, 20))
+  for (let i = 0; i < 50 && await count() > 0; i++) await new Promise((resolve) => setTimeout(resolve, 20))
   t.equal(await count(), 0, 'the connection is closed with the app')
 })
 
@@ -58,7 +58,7 @@ t.test('redisProbe({ url }) PINGs on one reused connection, closed on app.close(
   for (let i = 0; i < 20; i++) t.equal(await app.readiness.checkProbe('redis'), 'pass')
   t.equal(await clients(), 2, 'twenty checks, one connection')
   await app.close()
-  for (let i = 0; i < 50 && await clients() > 1; i++) await new Promise((r) => setTimeout(r, 20))
+  for (let i = 0; i < 50 && await clients() > 1; i++) await new Promise((resolve) => setTimeout(resolve, 20))
   t.equal(await clients(), 1, 'the connection is closed with the app')
 })
 

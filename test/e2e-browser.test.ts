@@ -7,7 +7,6 @@ import { freePort } from './helpers/servers.js'
 
 const skip = skipWithoutChromium
 
-
 // The page sets up its chat once its script has read the server's config.
 const pageReady = (page: Page): Promise<unknown> => page.waitForFunction(() => (globalThis as unknown as { chat?: unknown }).chat !== undefined, undefined, { timeout: 15_000 })
 const received = (page: Page): Promise<string[]> => page.evaluate(() => (globalThis as unknown as { received: string[] }).received)

@@ -12,7 +12,6 @@ declare const window: any
 
 const skip = skipWithoutChromium
 
-
 const text = async (page: Page, selector: string): Promise<string> => (await page.textContent(selector)) ?? ''
 async function wait (page: Page, fn: () => boolean): Promise<void> {
   try {

@@ -25,8 +25,10 @@ const hostileObject = fc.record({
 }).map(({ base, message, name, code, toStringThrows, proxy }) => () => {
   const target: Record<string, unknown> = base === 'null-proto'
     ? Object.create(null) as Record<string, unknown>
-    : base === 'error' ? new Error('e') as unknown as Record<string, unknown>
-      : base === 'type-error' ? new TypeError('t') as unknown as Record<string, unknown>
+    : base === 'error'
+      ? new Error('e') as unknown as Record<string, unknown>
+      : base === 'type-error'
+        ? new TypeError('t') as unknown as Record<string, unknown>
         : base === 'array' ? [] as unknown as Record<string, unknown> : {}
   const define = (key: string, value: unknown): void => {
     Object.defineProperty(target, key, value === 'getter-throws' ? { get: boom, configurable: true } : { value, configurable: true, writable: true })

@@ -196,20 +196,20 @@ t.test('upgrades whose async route hooks finish during the drain still get 1012 
 
 // The issue's 31 s close: silent peers whose upgrades finish their async hook after the drain took its list.
 t.test('silent peers admitted during the drain cannot hold the exit beyond the bound', async (t) => {
-    const app = await startChild(t, { HOOK_MS: '300', SHUTDOWN_OPTS: '{"delay":0,"timeout":20000}', WS_OPTS: '{"drainTimeoutMs":1000}' })
-    // One silent peer already open keeps the drain busy for its whole drainTimeout...
-    const first = await rawUpgrade(app.port!, '/chat')
-    while (!first.received().includes('\r\n\r\n')) await sleep(10)
-    // ...while these, admitted but inside their 300 ms hook at SIGTERM, are upgraded during it.
-    const peers = await Promise.all(Array.from({ length: 10 }, async () => await rawUpgrade(app.port!, '/slow-hook')))
-    await sleep(100)
-    const signalled = app.kill('SIGTERM')
-    const { code, at } = await app.exited
-    t.equal(code, 0, 'exit 0, not the shutdown timeout\'s 1')
-    t.ok(at - signalled < 300 + 1000 + 3000, `exited ${at - signalled} ms after SIGTERM (hook 300 ms, drainTimeout 1000 ms), not after ws's 30 s close timeout`)
-    await Promise.all(peers.map(async (p) => await p.ended))
-    for (const p of peers) {
-      const text = p.received()
-      t.ok(/^HTTP\/1\.1 503/.test(text) || (/^HTTP\/1\.1 101/.test(text) && /\x88\x02\x03\xf4|\x88.\x03\xe9|\x88.\x03\xf4/s.test(text)), 'each got a 503 or, once upgraded, a 1012/1001 close frame')
-    }
-  })
+  const app = await startChild(t, { HOOK_MS: '300', SHUTDOWN_OPTS: '{"delay":0,"timeout":20000}', WS_OPTS: '{"drainTimeoutMs":1000}' })
+  // One silent peer already open keeps the drain busy for its whole drainTimeout...
+  const first = await rawUpgrade(app.port!, '/chat')
+  while (!first.received().includes('\r\n\r\n')) await sleep(10)
+  // ...while these, admitted but inside their 300 ms hook at SIGTERM, are upgraded during it.
+  const peers = await Promise.all(Array.from({ length: 10 }, async () => await rawUpgrade(app.port!, '/slow-hook')))
+  await sleep(100)
+  const signalled = app.kill('SIGTERM')
+  const { code, at } = await app.exited
+  t.equal(code, 0, 'exit 0, not the shutdown timeout\'s 1')
+  t.ok(at - signalled < 300 + 1000 + 3000, `exited ${at - signalled} ms after SIGTERM (hook 300 ms, drainTimeout 1000 ms), not after ws's 30 s close timeout`)
+  await Promise.all(peers.map(async (p) => await p.ended))
+  for (const p of peers) {
+    const text = p.received()
+    t.ok(/^HTTP\/1\.1 503/.test(text) || (/^HTTP\/1\.1 101/.test(text) && /\x88\x02\x03\xf4|\x88.\x03\xe9|\x88.\x03\xf4/s.test(text)), 'each got a 503 or, once upgraded, a 1012/1001 close frame') // eslint-disable-line no-control-regex -- close-frame bytes
+  }
+})

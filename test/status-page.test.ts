@@ -13,7 +13,6 @@ declare const window: any
 const skip = skipWithoutChromium
 const TOKEN = 'status-page-secret-0123456789'
 
-
 async function coldStartApp (t: Test, statusPage: object): Promise<{ app: Awaited<ReturnType<typeof buildApp>>, http: string, ws: string, finish: () => void, db: Switch }> {
   let finish = (): void => {}
   const warmedUp = new Promise<void>((resolve) => { finish = resolve })

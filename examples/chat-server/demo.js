@@ -180,6 +180,6 @@ route next to the naive one (screenshot from \`test/e2e-demo.test.ts\`, reject m
 `)
   writeFileSync(join(dir, 'demo-timeline.svg'), timelineSvg(rows, { clients: CLIENTS, warmupMs: WARMUP_MS }))
   console.log(toDocs
-    ? `DEMO_OUT=docs: rewrote the tracked files docs/demo-results.md and docs/demo-timeline.svg`
+    ? 'DEMO_OUT=docs: rewrote the tracked files docs/demo-results.md and docs/demo-timeline.svg'
     : `written (tracked files untouched): ${join(dir, 'demo-results.md')}, ${join(dir, 'demo-timeline.svg')}; DEMO_OUT=docs writes them to docs/`)
 }

@@ -91,7 +91,7 @@ async function startQuickstart (file: string): Promise<{ child: ChildProcess, po
 
 async function stop (child: ChildProcess): Promise<void> {
   if (child.exitCode !== null) return
-  const exited = new Promise((r) => child.once('exit', r))
+  const exited = new Promise((resolveExit) => child.once('exit', resolveExit))
   child.kill('SIGTERM')
   const timer = setTimeout(() => child.kill('SIGKILL'), 10_000)
   await exited

@@ -29,7 +29,13 @@ export function chatUser (id: string, url: string, everyMs: number) {
     client.send(text)
   }
   return {
-    client, pending, acked, ackedBy, closeCodes, refusals, send,
+    client,
+    pending,
+    acked,
+    ackedBy,
+    closeCodes,
+    refusals,
+    send,
     get resent () { return resent },
     stop () { if (timer !== null) clearInterval(timer) }
   }

@@ -25,7 +25,6 @@ import { listen, sleep, tcpProxy, until } from '../helpers/net.js'
 
 const WS = WebSocket as unknown as WebSocketConstructor
 
-
 t.test('fleet on the real Redis: A\'s handler hangs, its socket is cut, the re-send on B runs once A\'s timeout releases the claim', async (t) => {
   const redis = new Redis({ host: '127.0.0.1', port: 6379, lazyConnect: true })
   await redis.connect() // the shared Redis: a private prefix, our keys deleted at the end, nothing flushed
