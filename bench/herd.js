@@ -29,7 +29,7 @@ async function instance () {
   await app.register(readiness, {
     websocket: spread > 0 ? { drainSpreadMs: spread, drainTimeoutMs: DRAIN_TIMEOUT_MS } : { drainTimeoutMs: DRAIN_TIMEOUT_MS },
     // HAProxy's check (inter 100 ms, fall 1) takes the draining instance out before the closes begin.
-    shutdown: { delay: 400, timeout: 30_000 }
+    shutdown: { delayMs: 400, timeoutMs: 30_000 }
   })
   // A little work per connection, as an app's handler would do (auth lookup, room join, history).
   app.get('/chat', { websocket: true }, (socket) => {

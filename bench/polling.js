@@ -37,9 +37,9 @@ function instances (makeCheck, options) {
 export async function polling () {
   const outageMs = process.env.BENCH_QUICK === '1' ? 10_000 : 60_000
   const port = await freePort()
-  const pg = () => postgresProbe({ connectionString: `postgres://bench@127.0.0.1:${port}/bench`, statementTimeout: 1000 })
+  const pg = () => postgresProbe({ connectionString: `postgres://bench@127.0.0.1:${port}/bench`, statementTimeoutMs: 1000 })
   // Before: the old behaviour, a fixed 50 ms until the first pass.
-  const before = instances(pg, { startInterval: 50, interval: 50 })
+  const before = instances(pg, { startIntervalMs: 50, intervalMs: 50 })
   const after = instances(pg, {})
   for (const p of [...before.probes, ...after.probes]) p.start()
   await sleep(outageMs / 2)

@@ -5,7 +5,8 @@ import { writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import os from 'node:os'
 import WebSocket from 'ws'
-import { Readiness } from 'fastify-readiness'
+// The state's class is not in the public entry: the bench drives it directly, from the build.
+import { Readiness } from '../dist/lib/core/readiness.js'
 import { mean, measured, openSocket, percentile, rawUpgrade, sleep, startServer, throughput, upgrades } from './lib.js'
 import { herd } from './herd.js'
 import { hostileGate } from './hostile-gate.js'
@@ -275,7 +276,7 @@ Notes:
   \`test/issues/redaction-linear-time.test.ts\` checks every pattern scales linearly past the window (64 KiB
   vs 8 KiB, a ratio, not milliseconds).
 - 22 and 23 (\`bench/polling.js\`): attempts per minute a probe makes against a closed PostgreSQL port, before (fixed
-  50 ms until the first pass) and after (jittered backoff to \`interval\`), and how soon it sees the port open.
+  50 ms until the first pass) and after (jittered backoff to \`intervalMs\`), and how soon it sees the port open.
 - 24 to 40 (\`bench/reconnect.js\`): one client against each hostile server of issue 17, before (the client of
   0.1, built from git) and after; and the aggregate reconnect rate 10,000 clients give a restarting instance,
   computed by the client's own scheduling code and checked against real sockets at a smaller count.
@@ -291,7 +292,7 @@ Notes:
   2 % target cannot be resolved here, and no single row of one run should be read as a regression.
 - Estimates behind Retry-After (\`test/readiness-estimates.test.ts\`, measured in the test, not here): the
   issue's 6 s cold start (dependency up at 1.2 s, a 5 s warm-up), 200 real clients in reject mode waiting
-  exactly what Retry-After says: with the phase's \`expected\` hint at most 1 refusal per client (mean 1.00)
+  exactly what Retry-After says: with the phase's \`expectedMs\` hint at most 1 refusal per client (mean 1.00)
   and every client in within 1.12 s of ready; without a hint at most 3-4 (mean 2.6-3.6) over several runs,
   against 5.0 with the old constant 1 s estimate.
 `)

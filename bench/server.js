@@ -76,7 +76,7 @@ async function main () {
         }
       }
       app = await fastifyApp(true, {
-        probes: { dep: { check: async () => { if (!flagUp) throw new Error('down') }, startInterval: 5 } },
+        probes: { dep: { check: async () => { if (!flagUp) throw new Error('down') }, startIntervalMs: 5 } },
         websocket: { mode: 'hold', holdTimeoutMs: 120_000, maxHeld: 10_000, releaseBatch: Number(process.env.RELEASE_BATCH) }
       })
       control(app, {

@@ -78,7 +78,7 @@ const pressurePlugin: FastifyPluginAsync<PressureOptions> = async (fastify, opts
     // Measurements go out as data (health+json observedValue in ms, details in the JSON details);
     // the message stays for the log and for readers of lastError.
     return { status: under ? 'fail' : 'pass', observedValue: delay, observedUnit: 'ms', details, ...(under ? { message } : {}) }
-  }, { interval: sampleInterval, startInterval: sampleInterval, timeout: Math.max(sampleInterval, 100), critical: effect === 'fail' })
+  }, { intervalMs: sampleInterval, startIntervalMs: sampleInterval, timeoutMs: Math.max(sampleInterval, 100), critical: effect === 'fail' })
   if (effect === 'fail') readiness.requireEverywhere(PRESSURE_PROBE)
 }
 

@@ -9,7 +9,8 @@ import { ShutdownSequence } from '../lib/shutdown/sequence.js'
 import { shutdownSettings, shutdownWarnings } from '../lib/shutdown/defaults.js'
 import { onShutdownSignal, SIGNALS, type Signal } from '../lib/shutdown/signals.js'
 import { InFlightRequests } from '../lib/shutdown/in-flight.js'
-import { claimPart, ensureReadiness, rejectUnknownPluginKeys } from '../lib/core/app.js'
+import { claimPart, ensureReadiness } from '../lib/core/app.js'
+import { option, readOptionTable } from '../lib/common/option-spec.js'
 
 export interface ShutdownPluginOptions {
   /**
@@ -22,13 +23,13 @@ export interface ShutdownPluginOptions {
    * and kube-proxy stop routing here. Default by platform: Kubernetes 5000, Cloud Run 0, local 0
    * (env READINESS_SHUTDOWN_DELAY_MS overrides the default).
    */
-  delay?: number
+  delayMs?: number
   /**
    * Bound on the whole sequence (delay, drain, close), in ms; past it, what was still open is logged and the
    * process exits 1. Default: the grace period minus 10% (at least 1 s, at most 5 s); locally 10 s
    * (env READINESS_SHUTDOWN_TIMEOUT_MS).
    */
-  timeout?: number
+  timeoutMs?: number
   /**
    * The platform's SIGTERM-to-SIGKILL time, in seconds: your pod's terminationGracePeriodSeconds.
    * Default: Kubernetes 30, Cloud Run 10, local none (env READINESS_GRACE_PERIOD_SECONDS).
@@ -38,19 +39,26 @@ export interface ShutdownPluginOptions {
 
 export const SHUTDOWN_PLUGIN_NAME = 'fastify-readiness-shutdown'
 
+/** The shutdown plugin's options: the allow-list and the defaults come from here. */
+export const SHUTDOWN_OPTIONS = {
+  signals: option("signals that start the sequence (default ['SIGTERM', 'SIGINT']); false installs none", (_path, v) => parseSignals(v)),
+  delayMs: option('serving delay after readiness turned 503, in ms (default by platform: Kubernetes 5000, else 0)', (path, v) => v === undefined ? undefined : durationOption(path, v, 0, { allowZero: true })),
+  timeoutMs: option('bound on the whole sequence, in ms (default: the grace period minus 10%; locally 10000)', (path, v) => v === undefined ? undefined : durationOption(path, v, 0)),
+  gracePeriodSeconds: option("the platform's SIGTERM-to-SIGKILL time, in seconds (your terminationGracePeriodSeconds)", (_path, v) => parseGrace(v))
+}
+
+/** Keys renamed in 0.3.0 (one unit convention: ...Ms; gracePeriodSeconds mirrors Kubernetes). */
+export const SHUTDOWN_RENAMED = { delay: 'delayMs', timeout: 'timeoutMs' }
+
 /**
  * Shutdown the way Kubernetes and Cloud Run terminate instances: one sequence
  * (`app.readiness.shutdown()`), run by the first SIGTERM/SIGINT through
  * close-with-grace, bounded by a timeout that fits the platform's grace period.
  */
 const shutdownPlugin: FastifyPluginAsync<ShutdownPluginOptions> = async (fastify, opts) => {
-  rejectUnknownPluginKeys('shutdown', opts as Record<string, unknown>, ['signals', 'delay', 'timeout', 'gracePeriodSeconds'])
-  const signals = parseSignals(opts.signals)
-  const delay = opts.delay === undefined ? undefined : durationOption('shutdown.delay', opts.delay, 0, { allowZero: true })
-  const timeout = opts.timeout === undefined ? undefined : durationOption('shutdown.timeout', opts.timeout, 0)
-  const gracePeriodSeconds = parseGrace(opts.gracePeriodSeconds)
+  const { signals, delayMs, timeoutMs, gracePeriodSeconds } = readOptionTable('shutdown', opts as Record<string, unknown>, SHUTDOWN_OPTIONS, { renamed: SHUTDOWN_RENAMED })
   const platform = detectPlatform(process.env)
-  const settings = shutdownSettings({ platform: platform.name, env: process.env, delay, timeout, gracePeriodSeconds })
+  const settings = shutdownSettings({ platform: platform.name, env: process.env, delay: delayMs, timeout: timeoutMs, gracePeriodSeconds })
   const readiness = ensureReadiness(fastify)
   claimPart(fastify, 'the shutdown sequence')
 
@@ -85,7 +93,7 @@ const shutdownPlugin: FastifyPluginAsync<ShutdownPluginOptions> = async (fastify
     close: async () => {
       const closed = fastify.close()
       // server.close() ends idle keep-alive connections, but not one that never finished a request (a
-      // browser's preconnect, a slow or stuck client): it would hold the close until shutdown.timeout.
+      // browser's preconnect, a slow or stuck client): it would hold the close until shutdown.timeoutMs.
       // Once no request is in flight, every connection left is one of those.
       await inFlight.idle()
       closeAllConnections(fastify.server)
@@ -99,7 +107,7 @@ const shutdownPlugin: FastifyPluginAsync<ShutdownPluginOptions> = async (fastify
       return { inFlightRequests: inFlight.size, openSockets: ws?.open ?? 0, heldUpgrades: ws?.held ?? 0 }
     }
   }, settings, fastify.log)
-  readiness.setShutdownSequence(async () => await sequence.run())
+  readiness.use({ shutdown: async () => await sequence.run() })
 
   // With signals: false the app is still known to the process-wide handler (listening to no signal), so
   // another app's signal does not exit the process under it.

@@ -2,11 +2,12 @@ import fp from 'fastify-plugin'
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import { ReadinessOptionError } from '../lib/common/errors.js'
 import { describe, durationOption } from '../lib/common/options.js'
-import type { ConnectionReadiness } from '../lib/gate/route-gate.js'
+import type { ConnectionReadiness } from '../lib/core/websocket-view.js'
 import type { ReadinessStatus } from '../lib/core/readiness.js'
 import { detailsAllowed, parseDetailsPolicy, type DetailsPolicy } from '../lib/health/details-policy.js'
 import { PROBES_PLUGIN_NAME } from './probes.js'
-import { claimPart, ensureReadiness, rejectUnknownPluginKeys } from '../lib/core/app.js'
+import { claimPart, ensureReadiness } from '../lib/core/app.js'
+import { option, readOptionTable } from '../lib/common/option-spec.js'
 import { statusPageHtml } from '../lib/status-page/html.js'
 
 export interface StatusPageOptions {
@@ -18,7 +19,7 @@ export interface StatusPageOptions {
    */
   details?: DetailsPolicy
   /** How often the open page asks for fresh data, in ms (default 1000, at least 250). */
-  refreshInterval?: number
+  refreshIntervalMs?: number
 }
 
 /** The page's data: the readiness state, the gate's counters and when each probe first passed. */
@@ -32,12 +33,22 @@ export interface StatusPageData {
 
 export const STATUS_PAGE_PLUGIN_NAME = 'fastify-readiness-status-page'
 
+/** The status page's options: the allow-list and the defaults come from here. */
+export const STATUS_PAGE_OPTIONS = {
+  path: option('path of the page (default /readiness/status); its data is served at <path>.json', (_path, v) => parsePath(v)),
+  details: option('who may see the page: the health routes\' details policy (default never)', (path, v) => parseDetailsPolicy(path, v)),
+  refreshIntervalMs: option('how often the open page asks for fresh data, in ms (default 1000, at least 250)', (path, v) => {
+    const ms = durationOption(path, v, 1000)
+    if (ms < 250) throw new ReadinessOptionError(path, `must be at least 250 ms (every open page polls at this rate), got ${ms}`)
+    return ms
+  })
+}
+
+/** Keys renamed in 0.3.0 (one unit convention: ...Ms). */
+export const STATUS_PAGE_RENAMED = { refreshInterval: 'refreshIntervalMs' }
+
 const statusPagePlugin: FastifyPluginAsync<StatusPageOptions> = async (fastify, opts) => {
-  rejectUnknownPluginKeys('statusPage', opts as Record<string, unknown>, ['path', 'details', 'refreshInterval'])
-  const path = parsePath(opts.path)
-  const policy = parseDetailsPolicy('statusPage.details', opts.details)
-  const refreshMs = durationOption('statusPage.refreshInterval', opts.refreshInterval, 1000)
-  if (refreshMs < 250) throw new ReadinessOptionError('statusPage.refreshInterval', `must be at least 250 ms (every open page polls at this rate), got ${refreshMs}`)
+  const { path, details: policy, refreshIntervalMs: refreshMs } = readOptionTable('statusPage', opts as Record<string, unknown>, STATUS_PAGE_OPTIONS, { renamed: STATUS_PAGE_RENAMED })
   const readiness = ensureReadiness(fastify)
   claimPart(fastify, 'the status page')
 

@@ -33,7 +33,7 @@ t.test('message defect "closeOnLoss 1013 is treated as never handled": m1-m5 arr
   const port = await freePort()
   const dependency = new Switch(true)
   const received: string[] = []
-  const app = await buildApp(t, { probes: { dep: { check: dependency.check, interval: 20, startInterval: 5 } }, websocket: { mode: 'reject' } })
+  const app = await buildApp(t, { probes: { dep: { check: dependency.check, intervalMs: 20, startIntervalMs: 5 } }, websocket: { mode: 'reject' } })
   app.get('/chat', { websocket: true, readiness: { closeOnLoss: true } }, (socket) => {
     socket.on('message', (d) => { received.push(d.toString()); socket.send('ok') })
   })

@@ -10,7 +10,7 @@ t.test('each plugin registers on its own, declares its name, and they compose wi
   const app = Fastify()
   t.teardown(() => app.close())
   await app.register(websocket)
-  await app.register(readinessProbes, { probes: { db: { check: db.check, startInterval: 5 } } })
+  await app.register(readinessProbes, { probes: { db: { check: db.check, startIntervalMs: 5 } } })
   await app.register(readinessStartup, { phases: { dependencies: { probes: ['db'] }, warm: { after: ['dependencies'], run: () => sleep(20) } } })
   await app.register(readinessWebSocketGate, { mode: 'reject' })
   await app.register(readinessHealth, { prefix: '/status' })

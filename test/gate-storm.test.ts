@@ -18,7 +18,7 @@ async function coldStartStorm (t: Test, mode: GateMode) {
   let handler1011 = 0
   let echoed = 0
   const app = await buildApp(t, {
-    probes: { db: { check: db.check, startInterval: 10 } },
+    probes: { db: { check: db.check, startIntervalMs: 10 } },
     phases: {
       dependencies: { probes: ['db'] },
       websocket: { after: ['dependencies'], run: async () => { await sleep(150); warmed = true } }
@@ -81,7 +81,7 @@ t.test('the first moment a health route says 200, an upgrade succeeds', async (t
     const db = new Switch(false)
     let warmed = false
     const app = await buildApp(t, {
-      probes: { db: { check: db.check, startInterval: 5 } },
+      probes: { db: { check: db.check, startIntervalMs: 5 } },
       phases: { dependencies: { probes: ['db'] }, websocket: { after: ['dependencies'], run: async () => { await sleep(50); warmed = true } } },
       websocket: { mode: 'reject' }
     })

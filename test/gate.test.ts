@@ -38,7 +38,7 @@ t.test('hold mode: a held upgrade times out with 503 + Retry-After', async (t) =
 
 t.test('hold mode: beyond maxHeld, 503 at once; the held ones get in at readiness', async (t) => {
   const db = new Switch(false)
-  const app = await buildApp(t, { probes: { db: { check: db.check, startInterval: 5 } }, websocket: { mode: 'hold', maxHeld: 2, holdTimeoutMs: 5000 } })
+  const app = await buildApp(t, { probes: { db: { check: db.check, startIntervalMs: 5 } }, websocket: { mode: 'hold', maxHeld: 2, holdTimeoutMs: 5000 } })
   app.get('/ws', { websocket: true }, (socket) => socket.send('hi'))
   const { ws } = await listen(app)
   const first = connect(`${ws}/ws`)
@@ -55,7 +55,7 @@ t.test('hold mode: beyond maxHeld, 503 at once; the held ones get in at readines
 
 t.test('hold mode: clients that reset or leave while held are dropped cleanly', async (t) => {
   const db = new Switch(false)
-  const app = await buildApp(t, { probes: { db: { check: db.check, startInterval: 5 } }, websocket: { mode: 'hold', holdTimeoutMs: 10_000 } })
+  const app = await buildApp(t, { probes: { db: { check: db.check, startIntervalMs: 5 } }, websocket: { mode: 'hold', holdTimeoutMs: 10_000 } })
   let handled = 0
   app.get('/ws', { websocket: true }, (socket) => { handled++; socket.close() })
   const { port } = await listen(app)
@@ -75,7 +75,7 @@ t.test('hold mode: clients that reset or leave while held are dropped cleanly', 
 t.test('per-route requirements: a chat route that needs Redis is not held hostage by analytics', async (t) => {
   const analytics = new Switch(false)
   const app = await buildApp(t, {
-    probes: { redis: async () => {}, analytics: { check: analytics.check, startInterval: 5 } },
+    probes: { redis: async () => {}, analytics: { check: analytics.check, startIntervalMs: 5 } },
     websocket: { mode: 'reject' }
   })
   app.get('/chat', { websocket: true, readiness: { requires: ['redis'] } }, (socket) => socket.close(1000))
@@ -101,7 +101,7 @@ t.test('per-route requirements: a chat route that needs Redis is not held hostag
 
 t.test('a dependency lost after ready: new upgrades refused, open sockets stay unless the route asks to close them', async (t) => {
   const redis = new Switch(true)
-  const app = await buildApp(t, { probes: { redis: { check: redis.check, interval: 20, startInterval: 5 } }, websocket: { mode: 'reject' } })
+  const app = await buildApp(t, { probes: { redis: { check: redis.check, intervalMs: 20, startIntervalMs: 5 } }, websocket: { mode: 'reject' } })
   app.get('/chat', { websocket: true }, (socket) => { socket.on('message', (d) => socket.send(d.toString())) })
   app.get('/feed', { websocket: true, readiness: { closeOnLoss: true } }, () => {})
   const { ws } = await listen(app)
@@ -128,7 +128,7 @@ t.test('a dependency lost after ready: new upgrades refused, open sockets stay u
 
 t.test('a plain HTTP route can opt in to the gate', async (t) => {
   const db = new Switch(false)
-  const app = await buildApp(t, { probes: { db: { check: db.check, startInterval: 5 } }, websocket: { mode: 'reject' } })
+  const app = await buildApp(t, { probes: { db: { check: db.check, startIntervalMs: 5 } }, websocket: { mode: 'reject' } })
   app.get('/api/messages', { readiness: { gate: true } }, async () => ({ messages: [] }))
   app.get('/api/version', async () => ({ version: 1 }))
   const { http } = await listen(app)

@@ -11,7 +11,7 @@ t.test('no handles left open after close', async (t) => {
   const db = new Switch(true)
   const app = Fastify()
   await app.register(websocket)
-  await app.register(readiness, { probes: { db: { check: db.check, interval: 10 } }, websocket: { mode: 'hold' } })
+  await app.register(readiness, { probes: { db: { check: db.check, intervalMs: 10 } }, websocket: { mode: 'hold' } })
   app.get('/ws', { websocket: true }, () => {})
   const { ws } = await listen(app)
   await until(() => app.readiness.isReady())

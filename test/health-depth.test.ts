@@ -11,9 +11,9 @@ t.test('application/health+json when asked for: pass / warn / fail with checks k
   const analytics = new Switch(false)
   const app = await buildApp(t, {
     probes: {
-      redis: { check: redisProbe({ url: 'redis://127.0.0.1:6379' }), interval: 20 },
-      db: { check: db.check, interval: 20, startInterval: 5 },
-      analytics: { check: analytics.check, critical: false, startInterval: 5 }
+      redis: { check: redisProbe({ url: 'redis://127.0.0.1:6379' }), intervalMs: 20 },
+      db: { check: db.check, intervalMs: 20, startIntervalMs: 5 },
+      analytics: { check: analytics.check, critical: false, startIntervalMs: 5 }
     },
     phases: { warm: { probes: ['db'] } },
     health: { details: 'always' }
@@ -71,7 +71,7 @@ t.test('format: health+json as the configured default', async (t) => {
 t.test('readiness groups: /health/ready/chat needs Redis only', async (t) => {
   const analytics = new Switch(false)
   const app = await buildApp(t, {
-    probes: { redis: async () => {}, analytics: { check: analytics.check, startInterval: 5 } },
+    probes: { redis: async () => {}, analytics: { check: analytics.check, startIntervalMs: 5 } },
     health: { groups: { chat: ['redis'], reports: ['analytics', 'redis'] } }
   })
   const { http } = await listen(app)

@@ -17,7 +17,7 @@ t.test('the four routes tell the truth across a whole cold start, and after a de
   const db = new Switch(false)
   let warmed = false
   const app = await buildApp(t, {
-    probes: { db: { check: db.check, startInterval: 10, interval: 50 } },
+    probes: { db: { check: db.check, startIntervalMs: 10, intervalMs: 50 } },
     phases: {
       dependencies: { probes: ['db'] },
       websocket: { after: ['dependencies'], run: async () => { await sleep(100); warmed = true } }

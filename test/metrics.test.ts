@@ -38,8 +38,8 @@ t.test('a cold start and a drain, scraped from the real Prometheus exporter, mat
   const db = new Switch(true)
   const app = await buildApp(t, {
     metrics: { meterProvider: provider },
-    probes: { db: { check: db.check, interval: 50 } },
-    phases: { warmup: { probes: ['db'], run: async () => { await warmedUp }, timeout: 20_000 } },
+    probes: { db: { check: db.check, intervalMs: 50 } },
+    phases: { warmup: { probes: ['db'], run: async () => { await warmedUp }, timeoutMs: 20_000 } },
     websocket: { holdTimeoutMs: 15_000 }
   })
   app.get('/held', { websocket: true }, (socket) => { socket.on('message', (m) => socket.send(m)) })
@@ -113,7 +113,7 @@ t.test('refusals by reason, closes on loss and probe flaps are counted', async (
   const db = new Switch(true)
   const app = await buildApp(t, {
     metrics: { meterProvider: provider },
-    probes: { db: { check: db.check, interval: 30 } },
+    probes: { db: { check: db.check, intervalMs: 30 } },
     websocket: { mode: 'accept-then-close' }
   })
   app.get('/chat', { websocket: true, readiness: { closeOnLoss: true } }, () => {})

@@ -23,10 +23,10 @@ const cases: Array<[string, unknown, RegExp]> = [
   ['unknown top-level option', { probez: {} }, /option "probez" is not a known option/],
   ['probe that is not a function', { probes: { redis: 'redis://localhost' } }, /option "probes.redis" must be a check function/],
   ['probe object without check', { probes: { redis: { timeout: 10 } } }, /option "probes.redis.check" must be a function \(it is required\)/],
-  ['negative probe timeout', { probes: { redis: { check: ok, timeout: -1 } } }, /option "probes.redis.timeout" must be a positive number of milliseconds, got -1/],
-  ['non-numeric probe interval', { probes: { redis: { check: ok, interval: '2s' } } }, /option "probes.redis.interval" must be a positive number of milliseconds, got "2s"/],
-  ['zero phase timeout', { phases: { db: { run: ok, timeout: 0 } } }, /option "phases.db.timeout" must be a positive number/],
-  ['NaN phase timeout', { phases: { db: { run: ok, timeout: Number.NaN } } }, /option "phases.db.timeout" must be a positive number of milliseconds, got NaN/],
+  ['negative probe timeout', { probes: { redis: { check: ok, timeoutMs: -1 } } }, /option "probes.redis.timeoutMs" must be a positive number of milliseconds, got -1/],
+  ['non-numeric probe interval', { probes: { redis: { check: ok, intervalMs: '2s' } } }, /option "probes.redis.intervalMs" must be a positive number of milliseconds, got "2s"/],
+  ['zero phase timeout', { phases: { db: { run: ok, timeoutMs: 0 } } }, /option "phases.db.timeoutMs" must be a positive number/],
+  ['NaN phase timeout', { phases: { db: { run: ok, timeoutMs: Number.NaN } } }, /option "phases.db.timeoutMs" must be a positive number of milliseconds, got NaN/],
   ['unknown probe option', { probes: { redis: { check: ok, retries: 3 } } }, /option "probes.redis.retries" is not a known option/],
   ['unknown phase option', { phases: { db: { run: ok, before: ['x'] } } }, /option "phases.db.before" is not a known option/],
   ['threshold below one', { probes: { redis: { check: ok, failureThreshold: 0 } } }, /option "probes.redis.failureThreshold" must be an integer from 1 to 1000, got 0/],
@@ -68,7 +68,7 @@ t.test('blocking startup whose budget exceeds pluginTimeout names both numbers a
 t.test('blocking startup that fits a raised pluginTimeout is accepted', async (t) => {
   const app = Fastify({ pluginTimeout: 16_000 })
   t.teardown(() => app.close())
-  await app.register(readiness, { startup: { mode: 'blocking' }, phases: { db: { run: ok, timeout: 14_300 } } })
+  await app.register(readiness, { startup: { mode: 'blocking' }, phases: { db: { run: ok, timeoutMs: 14_300 } } })
   await app.ready()
   t.equal(app.readiness.isReady(), true)
 })

@@ -53,7 +53,7 @@ t.test('a dependency that comes up late is seen within interval + timeout', asyn
   const timeout = 200
   const app = Fastify()
   t.teardown(() => app.close())
-  await app.register(readiness, { probes: { db: { check: tcpProbe({ port }), startInterval: 20, interval, timeout } }, health: false })
+  await app.register(readiness, { probes: { db: { check: tcpProbe({ port }), startIntervalMs: 20, intervalMs: interval, timeoutMs: timeout } }, health: false })
   await app.ready()
   // Down long enough for the backoff to reach the interval.
   await sleep(1500)

@@ -19,7 +19,7 @@ function timeUntil (app: { readiness: { isReady: () => boolean, once: (e: 'ready
 t.test('Redis that starts late, is killed after ready, and restarts: readiness and the gate follow', async (t) => {
   const redis = await redisServer(t)
   const app = await buildApp(t, {
-    probes: { redis: { check: redisProbe({ url: redis.url, timeout: TIMEOUT }), interval: INTERVAL, timeout: TIMEOUT } },
+    probes: { redis: { check: redisProbe({ url: redis.url, timeoutMs: TIMEOUT }), intervalMs: INTERVAL, timeoutMs: TIMEOUT } },
     websocket: { mode: 'reject' }
   })
   app.get('/chat', { websocket: true, readiness: { requires: ['redis'] } }, (socket) => {
@@ -64,7 +64,7 @@ t.test('a PostgreSQL cluster stopped and started: readiness follows', async (t) 
   const app = Fastify()
   t.teardown(() => app.close())
   await app.register(readiness, {
-    probes: { postgres: { check: postgresProbe({ connectionString: pg.url, statementTimeout: TIMEOUT }), interval: INTERVAL, timeout: TIMEOUT } }
+    probes: { postgres: { check: postgresProbe({ connectionString: pg.url, statementTimeoutMs: TIMEOUT }), intervalMs: INTERVAL, timeoutMs: TIMEOUT } }
   })
   const { http } = await listen(app)
   await timeUntil(app, true)
@@ -89,9 +89,9 @@ t.test('a dependency that accepts and never answers: each probe times out on tim
   const app = Fastify()
   await app.register(readiness, {
     probes: {
-      postgres: { check: postgresProbe({ connectionString: `postgres://u:pw@${target}/db`, statementTimeout: 200 }), timeout: 200 },
-      redis: { check: redisProbe({ url: `redis://${target}`, timeout: 200 }), timeout: 200 },
-      http: { check: httpProbe({ url: `http://${target}/health` }), timeout: 200 }
+      postgres: { check: postgresProbe({ connectionString: `postgres://u:pw@${target}/db`, statementTimeoutMs: 200 }), timeoutMs: 200 },
+      redis: { check: redisProbe({ url: `redis://${target}`, timeoutMs: 200 }), timeoutMs: 200 },
+      http: { check: httpProbe({ url: `http://${target}/health` }), timeoutMs: 200 }
     }
   })
   await app.ready()
@@ -115,7 +115,7 @@ t.test('an HTTP dependency that answers 500, then 200', async (t) => {
   const url = await httpServer(t, (_req, res) => { res.statusCode = status; res.end('{}') })
   const app = Fastify()
   t.teardown(() => app.close())
-  await app.register(readiness, { probes: { api: { check: httpProbe({ url }), interval: INTERVAL, timeout: TIMEOUT } } })
+  await app.register(readiness, { probes: { api: { check: httpProbe({ url }), intervalMs: INTERVAL, timeoutMs: TIMEOUT } } })
   const { http } = await listen(app)
   await sleep(100)
   t.equal((await fetch(`${http}/health/ready`)).status, 503)

@@ -13,17 +13,17 @@ t.test('built-in probes leave no socket or timer behind after app.close(), healt
   const app = Fastify()
   await app.register(readiness, {
     probes: {
-      postgres: { check: postgresProbe({ connectionString: 'postgres://postgres@127.0.0.1:5432/test' }), interval: 20 },
-      redis: { check: redisProbe({ url: 'redis://127.0.0.1:6379' }), interval: 20 },
-      http: { check: httpProbe({ url }), interval: 20 },
-      tcp: { check: tcpProbe({ port: Number(new URL(url).port) }), interval: 20 },
-      hungPostgres: { check: postgresProbe({ connectionString: `postgres://u@127.0.0.1:${silent.port}/db` }), timeout: 100, critical: false },
-      hungRedis: { check: redisProbe({ url: `redis://127.0.0.1:${silent.port}` }), timeout: 100, critical: false },
-      hungHttp: { check: httpProbe({ url: `http://127.0.0.1:${silent.port}/` }), timeout: 100, critical: false }
+      postgres: { check: postgresProbe({ connectionString: 'postgres://postgres@127.0.0.1:5432/test' }), intervalMs: 20 },
+      redis: { check: redisProbe({ url: 'redis://127.0.0.1:6379' }), intervalMs: 20 },
+      http: { check: httpProbe({ url }), intervalMs: 20 },
+      tcp: { check: tcpProbe({ port: Number(new URL(url).port) }), intervalMs: 20 },
+      hungPostgres: { check: postgresProbe({ connectionString: `postgres://u@127.0.0.1:${silent.port}/db` }), timeoutMs: 100, critical: false },
+      hungRedis: { check: redisProbe({ url: `redis://127.0.0.1:${silent.port}` }), timeoutMs: 100, critical: false },
+      hungHttp: { check: httpProbe({ url: `http://127.0.0.1:${silent.port}/` }), timeoutMs: 100, critical: false }
     }
   })
   await app.ready()
-  await app.readiness.waitFor(undefined, { timeout: 5000 })
+  await app.readiness.waitFor(undefined, { timeoutMs: 5000 })
   await sleep(300) // let the hung probes time out a few times
   t.ok(count().TCPSocketWrap ?? (before.TCPSocketWrap ?? 0) < 0, 'probes held connections while running')
   await app.close()

@@ -18,7 +18,7 @@ t.test('a check resolving with warn is passing but degraded, with its observed v
     health: { details: 'always' }
   })
   await app.ready()
-  await app.readiness.waitFor(['replica'], { timeout: 5000 })
+  await app.readiness.waitFor(['replica'], { timeoutMs: 5000 })
   t.equal(app.readiness.isReady(), true, 'warn counts as passing: the app is ready')
   const status = app.readiness.status()
   t.equal(status.status, 'warn', 'and degraded')

@@ -133,24 +133,24 @@ t.test('the readiness state follows critical and non-critical probes', async (t)
   const r = new Readiness(null, silent)
   let redisUp = true
   let analyticsUp = false
-  r.addProbe('redis', async () => { if (!redisUp) throw new Error('down') }, { startInterval: 5, interval: 20 })
-  r.addProbe('analytics', async () => { if (!analyticsUp) throw new Error('down') }, { critical: false, startInterval: 5, interval: 20 })
+  r.addProbe('redis', async () => { if (!redisUp) throw new Error('down') }, { startIntervalMs: 5, intervalMs: 20 })
+  r.addProbe('analytics', async () => { if (!analyticsUp) throw new Error('down') }, { critical: false, startIntervalMs: 5, intervalMs: 20 })
   const events: string[] = []
   r.on('ready', () => events.push('ready'))
   r.on('notReady', () => events.push('notReady'))
   r.on('probeChanged', (name, status) => events.push(`${name}:${status}`))
   t.equal(r.isReady(), false, 'not ready before startup')
   r.startProbes()
-  await r.waitFor(undefined, { timeout: 1000 })
+  await r.waitFor(undefined, { timeoutMs: 1000 })
   t.equal(r.isReady(), true, 'ready with a failing non-critical probe')
   t.equal(r.status().status, 'warn')
   redisUp = false
-  await r.waitFor(['analytics'], { timeout: 10 }).catch(() => {})
+  await r.waitFor(['analytics'], { timeoutMs: 10 }).catch(() => {})
   while (r.isReady()) await sleep(5)
   t.same(r.missing(), ['redis'])
   analyticsUp = true
   redisUp = true
-  await r.waitFor(undefined, { timeout: 1000 })
+  await r.waitFor(undefined, { timeoutMs: 1000 })
   while (r.degraded) await sleep(5)
   t.equal(r.status().status, 'pass')
   r.close()
@@ -163,12 +163,12 @@ t.test('addProbe after startup polls at once and counts towards readiness', asyn
   r.startProbes()
   t.equal(r.isReady(), true)
   let up = false
-  r.addProbe('late', async () => { if (!up) throw new Error('down') }, { startInterval: 5 })
+  r.addProbe('late', async () => { if (!up) throw new Error('down') }, { startIntervalMs: 5 })
   t.equal(r.isReady(), true, 'a new probe does not un-ready the app before its first verdict')
   await until(() => !r.isReady())
   t.pass('its first failure does')
   up = true
-  await r.waitFor(undefined, { timeout: 1000 })
+  await r.waitFor(undefined, { timeoutMs: 1000 })
   t.equal(r.isReady(), true)
   t.throws(() => r.addProbe('late', async () => {}), /"late" is already a probe/)
   r.close()

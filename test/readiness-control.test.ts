@@ -8,7 +8,7 @@ t.test('out of service by hand: readiness and groups 503, upgrades refused, live
   const app = await buildApp(t, { probes: { db: async () => {} }, websocket: { mode: 'reject' }, health: { groups: { chat: ['db'] } } })
   app.get('/ws', { websocket: true }, (socket) => socket.close(1000))
   const { http, ws } = await listen(app)
-  await app.readiness.waitFor(undefined, { timeout: 5000 })
+  await app.readiness.waitFor(undefined, { timeoutMs: 5000 })
   app.readiness.setOutOfService('maintenance: reindexing')
   t.equal((await getJson(`${http}/health/ready`)).status, 503)
   t.equal((await getJson(`${http}/health/ready/chat`)).status, 503)
@@ -38,7 +38,7 @@ t.test('out of service by hand: readiness and groups 503, upgrades refused, live
 t.test('markBroken: /health/live answers 503 (and stays so)', async (t) => {
   const app = await buildApp(t, { probes: { db: async () => {} }, health: { additionalPaths: { live: '/livez', ready: '/readyz' } } })
   const { http } = await listen(app)
-  await app.readiness.waitFor(undefined, { timeout: 5000 })
+  await app.readiness.waitFor(undefined, { timeoutMs: 5000 })
   t.equal((await getJson(`${http}/livez`)).status, 200, '/livez serves liveness')
   t.equal((await getJson(`${http}/readyz`)).status, 200, '/readyz serves readiness')
   app.readiness.markBroken('heap corrupted')
@@ -53,7 +53,7 @@ t.test('markBroken: /health/live answers 503 (and stays so)', async (t) => {
 t.test('a startup that failed for good turns liveness to fail after failedLivenessGrace', async (t) => {
   const app = Fastify()
   t.teardown(() => app.close())
-  await app.register(readiness, { phases: { migrate: () => { throw new Error('schema mismatch') } }, startup: { failedLivenessGrace: 200 } })
+  await app.register(readiness, { phases: { migrate: () => { throw new Error('schema mismatch') } }, startup: { failedLivenessGraceMs: 200 } })
   const { http } = await listen(app)
   await until(() => app.readiness.startupState === 'failed')
   t.equal((await getJson(`${http}/health/live`)).status, 200, 'still live within the grace')
@@ -65,7 +65,7 @@ t.test('a startup that failed for good turns liveness to fail after failedLivene
 t.test('failedLivenessGrace: false keeps liveness up after a failed startup', async (t) => {
   const app = Fastify()
   t.teardown(() => app.close())
-  await app.register(readiness, { phases: { migrate: () => { throw new Error('x') } }, startup: { failedLivenessGrace: false } })
+  await app.register(readiness, { phases: { migrate: () => { throw new Error('x') } }, startup: { failedLivenessGraceMs: false } })
   const { http } = await listen(app)
   await until(() => app.readiness.startupState === 'failed')
   await sleep(100)
@@ -77,7 +77,7 @@ t.test('groups: include/exclude, own details policy, additional path; info field
   const app = Fastify()
   t.teardown(() => app.close())
   await app.register(readiness, {
-    probes: { db: async () => {}, search: { check: async () => { if (!searchUp) throw new Error('down') }, interval: 20 } },
+    probes: { db: async () => {}, search: { check: async () => { if (!searchUp) throw new Error('down') }, intervalMs: 20 } },
     health: {
       groups: {
         core: { exclude: ['search'], details: 'always', additionalPath: '/readyz/core' },
@@ -122,7 +122,7 @@ t.test('app.readiness is typed narrowly; websocket is never null, even without t
   t.teardown(() => app.close())
   await app.register(readiness, { probes: { db: async () => {} } })
   await app.ready()
-  await app.readiness.waitFor(undefined, { timeout: 5000 })
+  await app.readiness.waitFor(undefined, { timeoutMs: 5000 })
   const api: ReadinessApi = app.readiness
   // Under strict this compiles without `?.`: the point of the narrow type.
   t.equal(api.websocket.isReadyForConnections(), true)

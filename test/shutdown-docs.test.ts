@@ -39,13 +39,13 @@ for (const [file, env] of [['kubernetes.md', { KUBERNETES_SERVICE_HOST: '10.0.0.
 t.test('docs/kubernetes.md: delay + drain fit the grace period, and the timeline adds up', async (t) => {
   const text = doc('kubernetes.md')
   const grace = num(text, /terminationGracePeriodSeconds: (\d+)/, 'terminationGracePeriodSeconds')
-  const delay = num(text, /shutdown: \{ delay: ([\d_]+)/, 'shutdown.delay')
+  const delay = num(text, /shutdown: \{ delayMs: ([\d_]+)/, 'shutdown.delayMs')
   const spread = num(text, /drainSpreadMs: ([\d_]+)/, 'drainSpread')
   const drainTimeout = num(text, /drainTimeoutMs: ([\d_]+)/, 'drainTimeout')
   const settings = shutdownSettings({ platform: 'kubernetes', env: {}, delay, gracePeriodSeconds: grace })
   t.same(shutdownWarnings({ settings, drainBudgetMs: spread + drainTimeout }), [], 'no warning at start')
   t.match(text, `| ≤ ${(delay + spread + drainTimeout) / 1000} | every socket is closed (${delay / 1000} + ${spread / 1000} + ${drainTimeout / 1000})`, 'the timeline names when every socket is closed')
-  t.match(text, `| ${settings.timeout / 1000} | \`shutdown.timeout\``, `the timeline names the computed timeout (${settings.timeout} ms)`)
+  t.match(text, `| ${settings.timeout / 1000} | \`shutdown.timeoutMs\``, `the timeline names the computed timeout (${settings.timeout} ms)`)
   t.match(text, `| ${grace} | SIGKILL`, 'and the SIGKILL')
 })
 
@@ -57,5 +57,5 @@ t.test('docs/cloud-run.md: the drain fits Cloud Run\'s 10 s with the default tim
   t.same(shutdownWarnings({ settings, drainBudgetMs: spread + drainTimeout }), [], 'no warning at start')
   t.ok(settings.delay + spread + drainTimeout < settings.timeout, 'delay + drain inside the timeout')
   t.match(text, `0 + ${spread / 1000} + ${drainTimeout / 1000} = ${(spread + drainTimeout) / 1000} s`, 'the doc states the sum')
-  t.match(text, `shutdown.timeout\` of ${settings.timeout / 1000} s`, 'and the computed timeout')
+  t.match(text, `shutdown.timeoutMs\` of ${settings.timeout / 1000} s`, 'and the computed timeout')
 })

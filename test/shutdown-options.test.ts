@@ -15,10 +15,10 @@ async function appWith (t: Test, options: FastifyReadinessOptions, lines: Array<
 
 t.test('shutdown options are validated at registration, with errors naming the option', async (t) => {
   const cases: Array<[unknown, RegExp]> = [
-    [{ delay: -1 }, /shutdown\.delay/],
-    [{ delay: '5s' }, /shutdown\.delay/],
-    [{ timeout: 0 }, /shutdown\.timeout/],
-    [{ timeout: 500, delay: 1000 }, /shutdown\.timeout.*longer than the delay/],
+    [{ delayMs: -1 }, /shutdown\.delayMs/],
+    [{ delayMs: '5s' }, /shutdown\.delayMs/],
+    [{ timeoutMs: 0 }, /shutdown\.timeoutMs/],
+    [{ timeoutMs: 500, delayMs: 1000 }, /shutdown\.timeoutMs.*longer than the delay/],
     [{ gracePeriodSeconds: 2.5 }, /shutdown\.gracePeriodSeconds/],
     [{ signals: [] }, /shutdown\.signals/],
     [{ signals: ['SIGKILL'] }, /shutdown\.signals/],
@@ -57,7 +57,7 @@ t.test('delay + drain beyond the grace period is warned about at start', async (
   t.match(shutdownWarnings({ settings, drainBudgetMs: 6000 }), [/11000 ms exceeds the grace period of 10 s/])
 
   const lines: Array<Record<string, unknown>> = []
-  const app = await appWith(t, { websocket: { drainTimeoutMs: 5000 }, shutdown: { delay: 6000, gracePeriodSeconds: 10, signals: false } }, lines)
+  const app = await appWith(t, { websocket: { drainTimeoutMs: 5000 }, shutdown: { delayMs: 6000, gracePeriodSeconds: 10, signals: false } }, lines)
   await app.ready()
   t.ok(lines.some((l) => l.level === 40 && /shutdown delay 6000 ms \+ WebSocket drain \d+ ms = \d+ ms exceeds the grace period of 10 s/.test(String(l.msg))), 'logged as a warning')
 })
@@ -88,7 +88,7 @@ t.test('signals: false installs nothing; app.readiness.shutdown() is the entry p
   const before = process.listenerCount('SIGTERM')
   const lines: Array<Record<string, unknown>> = []
   // A delay long enough for three requests on a loaded machine: they must land inside it.
-  const app = await appWith(t, { shutdown: { signals: false, delay: 2500 } }, lines)
+  const app = await appWith(t, { shutdown: { signals: false, delayMs: 2500 } }, lines)
   app.get('/work', async () => ({ ok: true }))
   const { http } = await listen(app)
   t.equal(process.listenerCount('SIGTERM'), before)
@@ -107,7 +107,7 @@ t.test('signals: false installs nothing; app.readiness.shutdown() is the entry p
 t.test('the shutdown plugin works alone, without the umbrella', async (t) => {
   const app = Fastify()
   t.teardown(() => app.close())
-  await app.register(readinessShutdown, { signals: false, delay: 0 })
+  await app.register(readinessShutdown, { signals: false, delayMs: 0 })
   await app.ready()
   await app.readiness.shutdown()
   t.equal(app.readiness.draining, true)

@@ -8,7 +8,7 @@ const isServing = (line: Record<string, unknown>): boolean => String(line.msg).s
 
 t.test('SIGTERM with open, held and arriving clients: 503 readiness, serve through the delay, then 1012, 503 and exit 0', async (t) => {
   const delay = 1200
-  const app = await startChild(t, { SHUTDOWN_OPTS: JSON.stringify({ delay }), WS_OPTS: JSON.stringify({ holdTimeoutMs: 30_000, drainTimeoutMs: 2000 }) })
+  const app = await startChild(t, { SHUTDOWN_OPTS: JSON.stringify({ delayMs: delay }), WS_OPTS: JSON.stringify({ holdTimeoutMs: 30_000, drainTimeoutMs: 2000 }) })
   const base = `127.0.0.1:${app.port!}`
   const open = await Promise.all(Array.from({ length: 10 }, () => connect(`ws://${base}/chat`)))
   const sockets = open.map((o) => { if (o.kind !== 'open') throw new Error(`should open: ${JSON.stringify(o)}`); return o.ws })
@@ -69,7 +69,7 @@ t.test('SIGTERM with open, held and arriving clients: 503 readiness, serve throu
 })
 
 t.test('SIGINT runs the same sequence (Ctrl-C locally): 1012 and exit 0', async (t) => {
-  const app = await startChild(t, { SHUTDOWN_OPTS: '{"delay":0}' })
+  const app = await startChild(t, { SHUTDOWN_OPTS: '{"delayMs":0}' })
   const o = await connect(`ws://127.0.0.1:${app.port!}/chat`)
   if (o.kind !== 'open') throw new Error('should open')
   const done = closed(o.ws)
@@ -79,7 +79,7 @@ t.test('SIGINT runs the same sequence (Ctrl-C locally): 1012 and exit 0', async 
 })
 
 t.test('a second signal exits at once with code 1', async (t) => {
-  const app = await startChild(t, { SHUTDOWN_OPTS: '{"delay":20000,"timeout":25000}' })
+  const app = await startChild(t, { SHUTDOWN_OPTS: '{"delayMs":20000,"timeoutMs":25000}' })
   app.kill('SIGTERM')
   await app.waitLog(isServing)
   await sleep(300) // the same signal again within 100 ms is one signal delivered twice (npm start, Ctrl-C)
@@ -91,7 +91,7 @@ t.test('a second signal exits at once with code 1', async (t) => {
 })
 
 t.test('SIGTERM during a background startup aborts the running phases at once and exits 0', async (t) => {
-  const app = await startChild(t, { PHASE_MS: '20000', SHUTDOWN_OPTS: '{"delay":3000}' })
+  const app = await startChild(t, { PHASE_MS: '20000', SHUTDOWN_OPTS: '{"delayMs":3000}' })
   await app.waitLog((l) => l.msg === 'startup began') // the phase starts right after this line
   const signalled = app.kill('SIGTERM')
   const { code, at } = await app.exited
@@ -101,7 +101,7 @@ t.test('SIGTERM during a background startup aborts the running phases at once an
 })
 
 t.test('SIGTERM during a blocking startup aborts the running phases at once and exits 0', async (t) => {
-  const app = await startChild(t, { PHASE_MS: '20000', STARTUP_MODE: 'blocking', SHUTDOWN_OPTS: '{"delay":3000}' }, { waitListening: false })
+  const app = await startChild(t, { PHASE_MS: '20000', STARTUP_MODE: 'blocking', SHUTDOWN_OPTS: '{"delayMs":3000}' }, { waitListening: false })
   await app.waitLog((l) => l.msg === 'startup began') // the phase starts right after this line
   const signalled = app.kill('SIGTERM')
   const { code, at } = await app.exited
@@ -111,7 +111,7 @@ t.test('SIGTERM during a blocking startup aborts the running phases at once and 
 })
 
 t.test('a peer that never answers the close frame cannot hold the exit beyond drainTimeout', async (t) => {
-  const app = await startChild(t, { SHUTDOWN_OPTS: '{"delay":0}', WS_OPTS: '{"drainTimeoutMs":600}' })
+  const app = await startChild(t, { SHUTDOWN_OPTS: '{"delayMs":0}', WS_OPTS: '{"drainTimeoutMs":600}' })
   const peer = await rawUpgrade(app.port!, '/chat')
   while (!peer.received().includes('\r\n\r\n')) await sleep(10)
   t.match(peer.received(), /^HTTP\/1\.1 101/, 'upgraded; from here on the peer is silent')
@@ -124,7 +124,7 @@ t.test('a peer that never answers the close frame cannot hold the exit beyond dr
 })
 
 t.test('a sequence that outruns shutdown.timeout logs what is still open and exits 1', async (t) => {
-  const app = await startChild(t, { SHUTDOWN_OPTS: '{"delay":0,"timeout":1500}' })
+  const app = await startChild(t, { SHUTDOWN_OPTS: '{"delayMs":0,"timeoutMs":1500}' })
   const stuck = fetch(`http://127.0.0.1:${app.port!}/stuck`).catch((err: Error) => err)
   await sleep(200)
   const signalled = app.kill('SIGTERM')
@@ -138,7 +138,7 @@ t.test('a sequence that outruns shutdown.timeout logs what is still open and exi
 
 t.test('SIGTERM under constant HTTP load: no request fails during the delay', async (t) => {
   const delay = 1500
-  const app = await startChild(t, { SHUTDOWN_OPTS: JSON.stringify({ delay }), LOG_LEVEL: 'warn' })
+  const app = await startChild(t, { SHUTDOWN_OPTS: JSON.stringify({ delayMs: delay }), LOG_LEVEL: 'warn' })
   const url = `http://127.0.0.1:${app.port!}/work`
   const results: Array<{ started: number, ok: boolean, error?: string }> = []
   let running = true
@@ -172,7 +172,7 @@ t.test('SIGTERM under constant HTTP load: no request fails during the delay', as
 // Reproduced the issue's 1005s (13 of 40) with the gate as it was.
 t.test('upgrades whose async route hooks finish during the drain still get 1012 within the bound', async (t) => {
   // Upgrades arrive through the 300 ms delay, so many are inside their 300 ms hook when the drain begins.
-  const app = await startChild(t, { HOOK_MS: '300', SHUTDOWN_OPTS: '{"delay":300}', WS_OPTS: '{"drainTimeoutMs":1000}' })
+  const app = await startChild(t, { HOOK_MS: '300', SHUTDOWN_OPTS: '{"delayMs":300}', WS_OPTS: '{"drainTimeoutMs":1000}' })
   const outcomes = Array.from({ length: 40 }, async (_, i) => {
     await sleep(i * 10)
     const o = await connect(`ws://127.0.0.1:${app.port!}/slow-hook`, { handshakeTimeout: 5000 })
@@ -196,7 +196,7 @@ t.test('upgrades whose async route hooks finish during the drain still get 1012 
 
 // The issue's 31 s close: silent peers whose upgrades finish their async hook after the drain took its list.
 t.test('silent peers admitted during the drain cannot hold the exit beyond the bound', async (t) => {
-  const app = await startChild(t, { HOOK_MS: '300', SHUTDOWN_OPTS: '{"delay":0,"timeout":20000}', WS_OPTS: '{"drainTimeoutMs":1000}' })
+  const app = await startChild(t, { HOOK_MS: '300', SHUTDOWN_OPTS: '{"delayMs":0,"timeoutMs":20000}', WS_OPTS: '{"drainTimeoutMs":1000}' })
   // One silent peer already open keeps the drain busy for its whole drainTimeout...
   const first = await rawUpgrade(app.port!, '/chat')
   while (!first.received().includes('\r\n\r\n')) await sleep(10)

@@ -6,9 +6,9 @@ import { closed, connect, listen, rawUpgrade, sleep, until, type WsOutcome } fro
 t.test('shutdown with open, held and arriving clients: 503 first, serve through the delay, then 1012, and the app closes', async (t) => {
   const slow = new Switch(false)
   const app = await buildApp(t, {
-    probes: { search: { check: slow.check, critical: false, startInterval: 5 } },
+    probes: { search: { check: slow.check, critical: false, startIntervalMs: 5 } },
     websocket: { mode: 'hold', holdTimeoutMs: 30_000, drainTimeoutMs: 2000 },
-    shutdown: { signals: false, delay: 400 }
+    shutdown: { signals: false, delayMs: 400 }
   })
   app.get('/chat', { websocket: true }, (socket) => { socket.on('message', (d) => socket.send(d.toString())) })
   app.get('/search', { websocket: true, readiness: { requires: ['search'] } }, () => {})

@@ -20,7 +20,7 @@ t.test('independent phases run in parallel, dependents wait for what they come a
     }
   })
   await app.ready()
-  await app.readiness.waitForPhase('websocket', { timeout: 2000 })
+  await app.readiness.waitForPhase('websocket', { timeoutMs: 2000 })
   const { phases, startup } = app.readiness.status()
   const at = (name: string, key: 'startedAt' | 'finishedAt'): number => Date.parse(phases[name]?.[key] as string)
   t.ok(at('redis', 'startedAt') < at('database', 'finishedAt'), 'redis started before database finished: they overlapped')
@@ -41,7 +41,7 @@ t.test('a phase waits for its probes, event-driven, then runs', async (t) => {
   const app = Fastify()
   t.teardown(() => app.close())
   await app.register(readiness, {
-    probes: { redis: { check: async () => { if (!redisUp) throw new Error('down') }, startInterval: 10 } },
+    probes: { redis: { check: async () => { if (!redisUp) throw new Error('down') }, startIntervalMs: 10 } },
     phases: { websocket: { probes: ['redis'], run: async () => { ranAt = Date.now() } } }
   })
   await app.ready()
@@ -50,7 +50,7 @@ t.test('a phase waits for its probes, event-driven, then runs', async (t) => {
   t.equal(ranAt, 0, 'its work has not run')
   redisUp = true
   upAt = Date.now()
-  await app.readiness.waitForPhase('websocket', { timeout: 1000 })
+  await app.readiness.waitForPhase('websocket', { timeoutMs: 1000 })
   t.ok(ranAt >= upAt, 'ran after the dependency came up')
 })
 
@@ -61,7 +61,7 @@ t.test('a phase that times out fails, names what it waited for, skips its depend
   await app.register(readiness, {
     probes: { redis: async () => { throw new Error('down') } },
     phases: {
-      dependencies: { probes: ['redis'], timeout: 100 },
+      dependencies: { probes: ['redis'], timeoutMs: 100 },
       websocket: { after: ['dependencies'], run: async () => {} },
       metrics: work(10)
     }
@@ -92,7 +92,7 @@ t.test('a phase run gets a signal that aborts at its timeout', async (t) => {
   const app = Fastify()
   t.teardown(() => app.close())
   await app.register(readiness, {
-    phases: { warm: { timeout: 50, run: (_app, signal) => new Promise((resolve) => signal.addEventListener('abort', () => { aborted = signal.reason; resolve(undefined) })) } }
+    phases: { warm: { timeoutMs: 50, run: (_app, signal) => new Promise((resolve) => signal.addEventListener('abort', () => { aborted = signal.reason; resolve(undefined) })) } }
   })
   await app.ready()
   await t.rejects(app.readiness.waitForPhase('warm'), /timed out after 50 ms while running/)
@@ -104,9 +104,9 @@ t.test('waitForPhase: times out, and rejects unknown phases', async (t) => {
   t.teardown(() => app.close())
   await app.register(readiness, { phases: { slow: work(300) } })
   await app.ready()
-  await t.rejects(app.readiness.waitForPhase('slow', { timeout: 30 }), WaitTimeoutError)
+  await t.rejects(app.readiness.waitForPhase('slow', { timeoutMs: 30 }), WaitTimeoutError)
   await t.rejects(app.readiness.waitForPhase('nope'), /names unknown phase "nope" \(known phases: slow\)/)
-  await app.readiness.waitForPhase('slow', { timeout: 1000 })
+  await app.readiness.waitForPhase('slow', { timeoutMs: 1000 })
 })
 
 t.test('background startup: listen() is not delayed, and readiness comes later', async (t) => {
@@ -123,7 +123,7 @@ t.test('background startup: listen() is not delayed, and readiness comes later',
 t.test('blocking startup: ready() waits for every phase', async (t) => {
   const app = Fastify()
   t.teardown(() => app.close())
-  await app.register(readiness, { startup: { mode: 'blocking' }, phases: { slow: { run: work(100), timeout: 1000 } } })
+  await app.register(readiness, { startup: { mode: 'blocking' }, phases: { slow: { run: work(100), timeoutMs: 1000 } } })
   await app.ready()
   t.equal(app.readiness.isReady(), true)
   t.equal(app.readiness.status().startup.mode, 'blocking')
@@ -135,7 +135,7 @@ t.test('blocking startup: ready() rejects with an error naming the phase that di
   await app.register(readiness, {
     startup: { mode: 'blocking' },
     probes: { postgres: async () => { throw new Error('down') } },
-    phases: { database: { probes: ['postgres'], timeout: 100 }, websocket: { after: ['database'], run: async () => {}, timeout: 1000 } }
+    phases: { database: { probes: ['postgres'], timeoutMs: 100 }, websocket: { after: ['database'], run: async () => {}, timeoutMs: 1000 } }
   })
   await t.rejects(async () => { await app.ready() }, { name: 'PhaseError', phase: 'database', message: /timed out after 100 ms while waiting for probes: postgres/ })
 })
@@ -144,17 +144,17 @@ t.test('startup.timeout bounds the whole graph and names the unfinished phases',
   const app = Fastify()
   t.teardown(() => app.close())
   await app.register(readiness, {
-    startup: { mode: 'blocking', timeout: 120 },
+    startup: { mode: 'blocking', timeoutMs: 120 },
     phases: { a: work(80), b: { after: ['a'], run: work(80) }, c: { after: ['b'], run: work(10) } }
   })
-  await t.rejects(async () => { await app.ready() }, { name: 'PhaseError', phase: 'b', message: /did not finish within startup.timeout 120 ms \(unfinished: b, c\)/ })
+  await t.rejects(async () => { await app.ready() }, { name: 'PhaseError', phase: 'b', message: /did not finish within startup.timeoutMs 120 ms \(unfinished: b, c\)/ })
 })
 
 t.test('closing during startup aborts phases and leaves no timers behind', async (t) => {
   let aborted = false
   const app = Fastify()
   await app.register(readiness, {
-    phases: { long: { timeout: 60_000, run: (_a, signal) => new Promise((resolve) => signal.addEventListener('abort', () => { aborted = true; resolve(undefined) })) } }
+    phases: { long: { timeoutMs: 60_000, run: (_a, signal) => new Promise((resolve) => signal.addEventListener('abort', () => { aborted = true; resolve(undefined) })) } }
   })
   await app.ready()
   await app.close()

@@ -18,11 +18,11 @@ async function coldStartApp (t: Test, statusPage: object): Promise<{ app: Awaite
   const warmedUp = new Promise<void>((resolve) => { finish = resolve })
   const db = new Switch(false)
   const app = await buildApp(t, {
-    probes: { db: { check: db.check, interval: 50 }, cache: { check: async () => {}, interval: 200, critical: false } },
+    probes: { db: { check: db.check, intervalMs: 50 }, cache: { check: async () => {}, intervalMs: 200, critical: false } },
     phases: {
       config: { run: async () => { await new Promise((resolve) => setTimeout(resolve, 150)) } },
       dependencies: { after: ['config'], probes: ['db'] },
-      warmup: { after: ['dependencies'], run: async () => { await warmedUp }, timeout: 30_000 }
+      warmup: { after: ['dependencies'], run: async () => { await warmedUp }, timeoutMs: 30_000 }
     },
     websocket: { mode: 'reject' },
     statusPage
@@ -57,12 +57,12 @@ t.test('the page is off by default and refuses bad options', async (t) => {
   t.equal((await never.inject('/readiness/status.json')).statusCode, 404, 'enabled without a policy: data for nobody')
   await t.rejects(buildApp(t, { statusPage: { details: 'sometimes' as never } }), /statusPage\.details/)
   await t.rejects(buildApp(t, { statusPage: { path: 'status' } }), /statusPage\.path/)
-  await t.rejects(buildApp(t, { statusPage: { refreshInterval: 10 } }), /statusPage\.refreshInterval/)
+  await t.rejects(buildApp(t, { statusPage: { refreshIntervalMs: 10 } }), /statusPage\.refreshInterval/)
   await t.rejects(buildApp(t, { statusPage: { extra: 1 } as never }), /statusPage/)
 })
 
 t.test('in Chromium the page shows the cold start live: phases on a time axis, probes, gate counters', { skip, timeout: 60_000 }, async (t) => {
-  const { http, ws, finish, db } = await coldStartApp(t, { details: bearerToken(TOKEN), refreshInterval: 250 })
+  const { http, ws, finish, db } = await coldStartApp(t, { details: bearerToken(TOKEN), refreshIntervalMs: 250 })
   const page = await (await browser(t)).newPage({ viewport: { width: 980, height: 520 } })
   const errors: string[] = []
   page.on('pageerror', (err) => errors.push(err.message))
@@ -113,7 +113,7 @@ t.test('in Chromium the page shows the cold start live: phases on a time axis, p
 
 t.test('a hostile probe error is shown as text, never as markup', { skip, timeout: 30_000 }, async (t) => {
   const app = await buildApp(t, {
-    probes: { evil: { check: async () => { throw new Error('<img src=x onerror="window.pwned=1"><b>bold</b>') }, interval: 50 } },
+    probes: { evil: { check: async () => { throw new Error('<img src=x onerror="window.pwned=1"><b>bold</b>') }, intervalMs: 50 } },
     statusPage: { details: 'always' }
   })
   const { http } = await listen(app)

@@ -32,14 +32,14 @@ export async function buildChatServer ({ gated = true, warmupMs = 3000, mode = '
   app.log.info({ readyAt: store.readyAt, warmupMs }, 'store warming up')
   setTimeout(() => app.log.info({ readyAt: store.readyAt }, 'store ready'), warmupMs).unref()
   if (gated) {
-    const probes = { store: { check: (signal) => store.ping(signal), timeout: 500 } }
+    const probes = { store: { check: (signal) => store.ping(signal), timeoutMs: 500 } }
     if (redisUrl) probes.redis = redisProbe({ url: redisUrl })
     if (databaseUrl) probes.postgres = postgresProbe({ connectionString: databaseUrl })
     await app.register(readiness, {
       probes,
       phases: {
         // The store says how long it warms up: with that hint, Retry-After tells clients the truth.
-        dependencies: { probes: Object.keys(probes), expected: warmupMs, timeout: Math.max(30_000, 2 * warmupMs) },
+        dependencies: { probes: Object.keys(probes), expectedMs: warmupMs, timeoutMs: Math.max(30_000, 2 * warmupMs) },
         websocket: { after: ['dependencies'], run: async () => { rooms.clear() } }
       },
       websocket: { mode },

@@ -48,6 +48,34 @@ export class WaitTimeoutError extends Error {
   }
 }
 
+/** Thrown when a part of the suite is registered twice in one app: not an option, a layout. */
+export class ReadinessRegistrationError extends Error {
+  readonly code = 'FST_READINESS_REGISTERED_TWICE'
+  readonly part: string
+
+  constructor (part: string) {
+    super(`fastify-readiness: this app registers ${part} a second time. Register fastify-readiness once, at the root (the umbrella already includes every part), or its parts one by one without the umbrella.`)
+    this.name = 'ReadinessRegistrationError'
+    this.part = part
+  }
+}
+
+export type ShutdownStage = 'idle' | 'delay' | 'drain' | 'close' | 'done'
+
+/** The shutdown sequence outlived `shutdown.timeoutMs`; `open` is what was still open. */
+export class ShutdownTimeoutError extends Error {
+  readonly code = 'FST_READINESS_SHUTDOWN_TIMEOUT'
+  readonly stage: ShutdownStage
+  readonly open: Record<string, unknown>
+
+  constructor (timeout: number, stage: ShutdownStage, open: Record<string, unknown>) {
+    super(`shutdown did not finish within shutdown.timeoutMs ${timeout} ms (stuck in its ${stage} step)`)
+    this.name = 'ShutdownTimeoutError'
+    this.stage = stage
+    this.open = open
+  }
+}
+
 /** Longest message an error keeps after `toError` (redaction keeps far less: see redact.ts). */
 export const MAX_ERROR_MESSAGE = 16 * 1024
 

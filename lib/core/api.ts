@@ -105,8 +105,10 @@ export interface ReadinessApi extends Pick<EventEmitter<ReadinessEvents>, 'on' |
   readonly websocket: WebSocketReadiness
   meets: (requires?: readonly string[]) => boolean
   missing: (requires?: readonly string[]) => string[]
-  waitFor: (requires?: readonly string[], options?: { timeout?: number, signal?: AbortSignal }) => Promise<void>
-  waitForPhase: (name: string, options?: { timeout?: number, signal?: AbortSignal }) => Promise<void>
+  /** Resolves once the requirements hold; rejects after `timeoutMs` (a WaitTimeoutError) or on the signal. */
+  waitFor: (requires?: readonly string[], options?: { timeoutMs?: number, signal?: AbortSignal }) => Promise<void>
+  /** Resolves when the phase is done; rejects when it fails or is skipped, after `timeoutMs`, or when it is unknown. */
+  waitForPhase: (name: string, options?: { timeoutMs?: number, signal?: AbortSignal }) => Promise<void>
   onChange: (listener: () => void) => () => void
   retryAfterSeconds: () => number
   estimateRemainingMs: () => number

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify'
 import { Readiness, type ReadinessApi } from './readiness.js'
 import type { GateMode } from '../gate/route-gate.js'
 import { rejectUnknownKeys } from '../common/options.js'
+import { ReadinessRegistrationError } from '../common/errors.js'
 
 /** The suite's own view of the readiness state (wiring included); apps see `ReadinessApi`. */
 export type AppReadiness = Readiness<FastifyInstance>
@@ -13,7 +14,7 @@ export interface RouteReadinessOptions {
   /** Overrides the gate's mode for this route. */
   mode?: GateMode
   /** Overrides the gate's hold timeout for this route, in ms. */
-  holdTimeout?: number
+  holdTimeoutMs?: number
   /** When a requirement is lost after ready, close this route's open sockets with 1013. */
   closeOnLoss?: boolean
   /** Gate a plain HTTP route too (WebSocket routes are gated without it). */
@@ -43,17 +44,8 @@ export function rejectUnknownPluginKeys (path: string, opts: Record<string, unkn
   rejectUnknownKeys(path, opts, [...allowed, ...FASTIFY_KEYS])
 }
 
-/** Thrown when a part of the suite is registered twice in one app: not an option, a layout. */
-export class ReadinessRegistrationError extends Error {
-  readonly code = 'FST_READINESS_REGISTERED_TWICE'
-  readonly part: string
-
-  constructor (part: string) {
-    super(`fastify-readiness: this app registers ${part} a second time. Register fastify-readiness once, at the root (the umbrella already includes every part), or its parts one by one without the umbrella.`)
-    this.name = 'ReadinessRegistrationError'
-    this.part = part
-  }
-}
+// Lives with the other errors; re-exported where it was.
+export { ReadinessRegistrationError } from '../common/errors.js'
 
 /**
  * Keyed by the HTTP server, which every encapsulation context of one app shares: two suites in

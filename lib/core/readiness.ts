@@ -15,8 +15,8 @@ import { buildProbe, logProbeChange } from './probes.js'
 import { Requirements } from './requirements.js'
 import { ServiceState } from './service.js'
 import { StartupControl, type StartupConfig } from './startup.js'
-import { buildStatus } from './status.js'
-import { waitTimeout, waitUntil } from './wait.js'
+import { buildStatus, policySnapshot } from './status.js'
+import { readWaitOptions, waitUntil, type WaitOptions } from './wait.js'
 import type { ConnectionReadiness, WebSocketReadiness } from './websocket-view.js'
 
 export type { GateRefusal, ReadinessApi, ReadinessEvents, ReadinessLogger, ReadinessStatus, StartupMode } from './api.js'
@@ -104,20 +104,16 @@ export class Readiness<App = unknown> extends SafeEmitter implements ReadinessAp
 
   /** The WebSocket layer's view; without the gate plugin, plain readiness and no routes, never null. */
   get websocket (): WebSocketReadiness { return this.#websocket ?? this.#noGate }
-  /** The gate's old way of registering: `use({ websocket })`. */
-  set websocket (value: WebSocketReadiness) { this.use({ websocket: value ?? null as unknown as WebSocketReadiness }) }
   /** Whether the WebSocket gate is registered. */
   get gated (): boolean { return this.#websocket !== null }
-  /** The gate's old way of registering: `use({ closer })`. */
-  addCloser (closer: Closer): void { this.use({ closer }) }
-  /** Old way of registering: `use({ shutdown })`. */
-  setShutdownSequence (sequence: ShutdownSequenceRun): void { this.use({ shutdown: sequence }) }
-  /** Old way of registering: `configureStartup({ mode })`. */
-  set startupMode (mode: StartupMode) { this.configureStartup({ mode }) }
   get startupMode (): StartupMode { return this.#startup.mode }
-  /** Old way of registering: `configureStartup({ budget, platform })`. */
+
+  // The registrations as they were before `use` and `configureStartup`: thin delegations, kept while callers move.
+  set websocket (value: WebSocketReadiness) { this.use({ websocket: value ?? null as unknown as WebSocketReadiness }) }
+  addCloser (closer: Closer): void { this.use({ closer }) }
+  setShutdownSequence (sequence: ShutdownSequenceRun): void { this.use({ shutdown: sequence }) }
+  set startupMode (mode: StartupMode) { this.configureStartup({ mode }) }
   configureBudget (budget: Budget, platform: Platform): void { this.configureStartup({ budget, platform }) }
-  /** Old way of registering: `configureStartup({ failedStartupGraceMs })`. */
   set failedStartupGraceMs (ms: number | null) { this.configureStartup({ failedStartupGraceMs: ms }) }
 
   // ---------------------------------------------------------------- probes and phases
@@ -248,15 +244,15 @@ export class Readiness<App = unknown> extends SafeEmitter implements ReadinessAp
 
   assertKnown (path: string, names: readonly string[]): void { this.#requirements.assertKnown(path, names) }
 
-  /** Resolves once the requirements hold (event-driven). Rejects on `timeout` ms or the signal. */
-  async waitFor (requires: readonly string[] | undefined, { timeout, signal }: { timeout?: number, signal?: AbortSignal } = {}): Promise<void> {
-    const ms = waitTimeout('waitFor.timeout', timeout)
+  /** Resolves once the requirements hold (event-driven). Rejects after `timeoutMs` or on the signal. */
+  async waitFor (requires: readonly string[] | undefined, options: WaitOptions = {}): Promise<void> {
+    const { timeoutMs: ms, signal } = readWaitOptions('waitFor', options)
     await waitUntil((l) => this.onChange(l), () => this.meets(requires), requires === undefined ? 'readiness' : requires.join(', '), ms, signal)
   }
 
-  /** Resolves when the phase is done; rejects when it fails or is skipped, on `timeout`, or when it does not exist. */
-  async waitForPhase (name: string, { timeout, signal }: { timeout?: number, signal?: AbortSignal } = {}): Promise<void> {
-    const ms = waitTimeout('waitForPhase.timeout', timeout)
+  /** Resolves when the phase is done; rejects when it fails or is skipped, after `timeoutMs`, or when it does not exist. */
+  async waitForPhase (name: string, options: WaitOptions = {}): Promise<void> {
+    const { timeoutMs: ms, signal } = readWaitOptions('waitForPhase', options)
     const phases = this.#requirements.phases
     if (!phases.has(name)) throw new ReadinessOptionError('waitForPhase', `names unknown phase "${name}" (known phases: ${[...phases.keys()].join(', ') || 'none'})`)
     await waitUntil((l) => this.onChange(l), () => {
@@ -304,17 +300,7 @@ export class Readiness<App = unknown> extends SafeEmitter implements ReadinessAp
   }
 
   #policy (): PolicySnapshot {
-    const state = this.#startup.state
-    const starting = state === 'running' || state === 'pending'
-    return {
-      draining: this.draining,
-      outOfService: this.#service.outOfService !== null,
-      startupState: state,
-      estimateRemainingMs: starting ? this.#startup.estimateRemainingMs() : 0,
-      estimateIsGuess: state === 'running' && this.#startup.estimateIsGuess(),
-      remainingBudgetMs: state === 'running' ? this.#startup.remainingBudgetMs() : 0,
-      failingCritical: this.#requirements.failingCritical()
-    }
+    return policySnapshot({ draining: this.draining, outOfService: this.#service.outOfService !== null, startup: this.#startup, requirements: this.#requirements })
   }
 
   #onProbeChange (probe: Probe, previous: ProbeStatus): void {

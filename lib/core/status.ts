@@ -1,5 +1,6 @@
 import type { ProbeSnapshot } from '../probes/probe.js'
 import type { ReadinessStatus } from './api.js'
+import type { PolicySnapshot } from './policy.js'
 import type { ServiceState } from './service.js'
 import type { StartupControl } from './startup.js'
 import type { Requirements } from './requirements.js'
@@ -45,5 +46,19 @@ export function buildStatus<App> ({ ready, draining, service, startup, requireme
     phases: runner?.snapshot() ?? {},
     probes,
     missing
+  }
+}
+
+/** What the retry and hold policy reads; startup's estimates only in the states where they mean something. */
+export function policySnapshot<App> ({ draining, outOfService, startup, requirements }: { draining: boolean, outOfService: boolean, startup: StartupControl<App>, requirements: Requirements<App> }): PolicySnapshot {
+  const state = startup.state
+  return {
+    draining,
+    outOfService,
+    startupState: state,
+    estimateRemainingMs: state === 'running' || state === 'pending' ? startup.estimateRemainingMs() : 0,
+    estimateIsGuess: state === 'running' && startup.estimateIsGuess(),
+    remainingBudgetMs: state === 'running' ? startup.remainingBudgetMs() : 0,
+    failingCritical: requirements.failingCritical()
   }
 }

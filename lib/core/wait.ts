@@ -1,5 +1,5 @@
 import { raceAbort } from '../common/abort.js'
-import { WaitTimeoutError } from '../common/errors.js'
+import { ReadinessOptionError, WaitTimeoutError } from '../common/errors.js'
 import { durationOption } from '../common/options.js'
 
 /**
@@ -30,8 +30,23 @@ export function waitUntil (onChange: (listener: () => void) => () => void, predi
   })
 }
 
+/** A wait's options: `timeoutMs` omitted or Infinity waits without a bound. */
+export interface WaitOptions {
+  timeoutMs?: number
+  signal?: AbortSignal
+}
+
+/** Reads a wait's options; the 0.2 name `timeout` is refused naming `timeoutMs`. */
+export function readWaitOptions (path: string, options: WaitOptions): { timeoutMs: number | undefined, signal: AbortSignal | undefined } {
+  if (options !== null && typeof options === 'object' && Object.hasOwn(options, 'timeout')) {
+    throw new ReadinessOptionError(`${path}.timeout`, 'was renamed to timeoutMs in 0.3.0 (the same value, in ms)')
+  }
+  const { timeoutMs, signal } = options ?? {}
+  return { timeoutMs: waitTimeout(`${path}.timeoutMs`, timeoutMs), signal }
+}
+
 /** A wait's bound: omitted or Infinity waits without one; otherwise what a Node timer can wait. */
-export function waitTimeout (path: string, value: unknown): number | undefined {
+function waitTimeout (path: string, value: unknown): number | undefined {
   if (value === undefined || value === Infinity) return undefined
   return durationOption(path, value, 0, { allowZero: true })
 }

@@ -1,21 +1,24 @@
 import { ReadinessOptionError } from '../common/errors.js'
 import type { ProbeCheck, ProbeConfig } from './probe.js'
-import { booleanOption, durationOption, functionOption, integerOption, isPlainObject, describe, rejectUnknownKeys } from '../common/options.js'
+import { booleanOption, durationOption, functionOption, integerOption, isPlainObject, describe } from '../common/options.js'
+import { option, readOptionTable } from '../common/option-spec.js'
 
 /** What users write: a bare check function, or an object with a check and its settings. */
 export type ProbeDefinition = ProbeCheck | ProbeObjectDefinition
 
 export interface ProbeObjectDefinition {
   check: ProbeCheck
-  timeout?: number
-  interval?: number
+  /** Bound on one run, in ms (default 1000). */
+  timeoutMs?: number
+  /** Delay between runs once the probe has passed, in ms (default 2000). */
+  intervalMs?: number
   /**
    * First delay between runs until the first pass (ms, default 50). While the
    * dependency stays down it backs off with jitter (each delay between the
-   * previous one and 3x it, then 0.8-1x `interval`), so a dependency that comes
-   * up is seen within `interval + timeout` ms (default 3000 ms).
+   * previous one and 3x it, then 0.8-1x `intervalMs`), so a dependency that comes
+   * up is seen within `intervalMs + timeoutMs` ms (default 3000 ms).
    */
-  startInterval?: number
+  startIntervalMs?: number
   critical?: boolean
   failureThreshold?: number
   successThreshold?: number
@@ -32,23 +35,27 @@ export const PROBE_DEFAULTS = {
 
 export const MAX_THRESHOLD = 1000
 
-const PROBE_KEYS = ['check', 'timeout', 'interval', 'startInterval', 'critical', 'failureThreshold', 'successThreshold'] as const
+/** One probe's options: the allow-list and the defaults come from here. */
+export const PROBE_OPTIONS = {
+  check: option('the check: `async (signal) => {}`; throw (or return { status: \'fail\' }) to fail', (path, v) => functionOption<ProbeCheck>(path, v, true) as ProbeCheck),
+  timeoutMs: option('bound on one run, in ms (default 1000)', (path, v) => durationOption(path, v, PROBE_DEFAULTS.timeout)),
+  intervalMs: option('delay between runs once passing, in ms (default 2000)', (path, v) => durationOption(path, v, PROBE_DEFAULTS.interval)),
+  startIntervalMs: option('first delay between runs until the first pass, in ms (default 50, backing off to intervalMs)', (path, v) => durationOption(path, v, PROBE_DEFAULTS.startInterval)),
+  critical: option('whether readiness needs it (default true); a failing non-critical probe only degrades', (path, v) => booleanOption(path, v, PROBE_DEFAULTS.critical)),
+  // A threshold of 1e300 never trips: past a few hundred runs it means "never", which is a bug, not a setting.
+  failureThreshold: option('consecutive failures before it fails (default 1)', (path, v) => integerOption(path, v, PROBE_DEFAULTS.failureThreshold, 1, MAX_THRESHOLD)),
+  successThreshold: option('consecutive passes before it passes again (default 1)', (path, v) => integerOption(path, v, PROBE_DEFAULTS.successThreshold, 1, MAX_THRESHOLD))
+}
+
+/** Keys renamed in 0.3.0 (one unit convention: ...Ms). */
+export const PROBE_RENAMED = { timeout: 'timeoutMs', interval: 'intervalMs', startInterval: 'startIntervalMs' }
 
 export function parseProbe (path: string, definition: unknown): ProbeConfig {
   if (typeof definition === 'function') return { ...PROBE_DEFAULTS, check: definition as ProbeCheck }
   if (!isPlainObject(definition)) {
     throw new ReadinessOptionError(path, `must be a check function or an object with a "check" function, got ${describe(definition)}`)
   }
-  rejectUnknownKeys(path, definition, PROBE_KEYS)
-  const check = functionOption<ProbeCheck>(`${path}.check`, definition.check, true) as ProbeCheck
-  return {
-    check,
-    timeout: durationOption(`${path}.timeout`, definition.timeout, PROBE_DEFAULTS.timeout),
-    interval: durationOption(`${path}.interval`, definition.interval, PROBE_DEFAULTS.interval),
-    startInterval: durationOption(`${path}.startInterval`, definition.startInterval, PROBE_DEFAULTS.startInterval),
-    critical: booleanOption(`${path}.critical`, definition.critical, PROBE_DEFAULTS.critical),
-    // A threshold of 1e300 never trips: past a few hundred runs it means "never", which is a bug, not a setting.
-    failureThreshold: integerOption(`${path}.failureThreshold`, definition.failureThreshold, PROBE_DEFAULTS.failureThreshold, 1, MAX_THRESHOLD),
-    successThreshold: integerOption(`${path}.successThreshold`, definition.successThreshold, PROBE_DEFAULTS.successThreshold, 1, MAX_THRESHOLD)
-  }
+  const o = readOptionTable(path, definition, PROBE_OPTIONS, { plugin: false, renamed: PROBE_RENAMED })
+  // The probe keeps its own field names (timeout, interval, startInterval): its schedule is unchanged.
+  return { check: o.check, timeout: o.timeoutMs, interval: o.intervalMs, startInterval: o.startIntervalMs, critical: o.critical, failureThreshold: o.failureThreshold, successThreshold: o.successThreshold }
 }

@@ -23,7 +23,7 @@ export const LOCAL_TIMEOUT_MS = 10_000
 export interface ShutdownSettingsInput {
   platform: PlatformName
   env: NodeJS.ProcessEnv
-  /** `shutdown.delay`, `shutdown.timeout`, `shutdown.gracePeriodSeconds`, already validated. */
+  /** `shutdown.delayMs`, `shutdown.timeoutMs`, `shutdown.gracePeriodSeconds`, already validated. */
   delay?: number
   timeout?: number
   gracePeriodSeconds?: number
@@ -59,8 +59,8 @@ export function shutdownSettings (input: ShutdownSettingsInput): ShutdownSetting
   const [delay, delaySource] = pick(input.delay, envDelay, DEFAULT_DELAYS[platform])
   const [timeout, timeoutSource] = pick(input.timeout, envTimeout, graceMs === undefined ? LOCAL_TIMEOUT_MS : graceMs - graceMargin(graceMs))
 
-  const delayName = delaySource === 'env' ? SHUTDOWN_DELAY_ENV : 'shutdown.delay'
-  const timeoutName = timeoutSource === 'env' ? SHUTDOWN_TIMEOUT_ENV : timeoutSource === 'option' ? 'shutdown.timeout' : 'the shutdown timeout'
+  const delayName = delaySource === 'env' ? SHUTDOWN_DELAY_ENV : 'shutdown.delayMs'
+  const timeoutName = timeoutSource === 'env' ? SHUTDOWN_TIMEOUT_ENV : timeoutSource === 'option' ? 'shutdown.timeoutMs' : 'the shutdown timeout'
   if (timeout! <= delay!) {
     throw new ReadinessOptionError(timeoutSource === 'platform' ? delayName : timeoutName,
       `leaves no time to close: ${timeoutName} is ${timeout!} ms and ${delayName} is ${delay!} ms; the timeout bounds the whole sequence (delay, drain and close), so it must be longer than the delay`)
@@ -86,12 +86,12 @@ export function shutdownWarnings ({ settings, drainBudgetMs }: BudgetCheckInput)
   if (graceMs !== undefined && needed > graceMs) {
     warnings.push(`shutdown delay ${delay} ms + WebSocket drain ${drainBudgetMs} ms = ${needed} ms exceeds the grace period of ${graceMs / 1000} s ` +
       `(${settings.sources.grace === 'platform' ? 'the platform default' : 'shutdown.gracePeriodSeconds'}): the platform will SIGKILL the process mid-drain ` +
-      '(raise terminationGracePeriodSeconds, or lower shutdown.delay / websocket.drainSpread / websocket.drainTimeout)')
+      '(raise terminationGracePeriodSeconds, or lower shutdown.delayMs / websocket.drainSpread / websocket.drainTimeout)')
   } else if (needed > timeout) {
-    warnings.push(`shutdown delay ${delay} ms + WebSocket drain ${drainBudgetMs} ms = ${needed} ms exceeds shutdown.timeout ${timeout} ms: the sequence will be cut and exit 1`)
+    warnings.push(`shutdown delay ${delay} ms + WebSocket drain ${drainBudgetMs} ms = ${needed} ms exceeds shutdown.timeoutMs ${timeout} ms: the sequence will be cut and exit 1`)
   }
   if (graceMs !== undefined && timeout > graceMs) {
-    warnings.push(`shutdown.timeout ${timeout} ms exceeds the grace period of ${graceMs / 1000} s: SIGKILL comes first, and what was still open is never logged`)
+    warnings.push(`shutdown.timeoutMs ${timeout} ms exceeds the grace period of ${graceMs / 1000} s: SIGKILL comes first, and what was still open is never logged`)
   }
   return warnings
 }

@@ -1,4 +1,5 @@
-import type { ReadinessLogger } from '../core/readiness.js'
+import type { ReadinessLogger } from '../core/api.js'
+import { ShutdownTimeoutError, type ShutdownStage } from '../common/errors.js'
 
 /** What the sequence drives; the plugin supplies these from the app and its readiness state. */
 export interface ShutdownSteps {
@@ -16,18 +17,8 @@ export interface ShutdownSteps {
   openWork: () => Record<string, unknown>
 }
 
-export type ShutdownStage = 'idle' | 'delay' | 'drain' | 'close' | 'done'
-
-export class ShutdownTimeoutError extends Error {
-  readonly stage: ShutdownStage
-  readonly open: Record<string, unknown>
-  constructor (timeout: number, stage: ShutdownStage, open: Record<string, unknown>) {
-    super(`shutdown did not finish within shutdown.timeout ${timeout} ms (stuck in its ${stage} step)`)
-    this.name = 'ShutdownTimeoutError'
-    this.stage = stage
-    this.open = open
-  }
-}
+// The error lives with the others (lib/common/errors.ts); re-exported where it was.
+export { ShutdownTimeoutError, type ShutdownStage } from '../common/errors.js'
 
 /**
  * The shutdown sequence, once: readiness 503 at once, serve for `delay` ms

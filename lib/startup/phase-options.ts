@@ -1,5 +1,6 @@
 import { ReadinessOptionError } from '../common/errors.js'
-import { durationOption, functionOption, isPlainObject, describe, nameOption, readOptions, rejectUnknownKeys, stringListOption } from '../common/options.js'
+import { durationOption, functionOption, isPlainObject, describe, nameOption, readOptions, stringListOption } from '../common/options.js'
+import { option, readOptionTable } from '../common/option-spec.js'
 
 /** A phase's work. `app` is whatever the host passes (the Fastify instance in the plugin). */
 export type PhaseRun<App = unknown> = (app: App, signal: AbortSignal) => unknown
@@ -14,12 +15,12 @@ export interface PhaseObjectDefinition<App = unknown> {
   probes?: string[]
   run?: PhaseRun<App>
   /** Bound on the whole phase, waiting on probes included, in ms (default 30000). */
-  timeout?: number
+  timeoutMs?: number
   /**
    * What the phase usually takes, in ms: a hint for the Retry-After estimate while startup
-   * runs (never a bound; `timeout` is). Without it the estimate learns from finished phases.
+   * runs (never a bound; `timeoutMs` is). Without it the estimate learns from finished phases.
    */
-  expected?: number
+  expectedMs?: number
 }
 
 export interface PhaseConfig<App = unknown> {
@@ -33,7 +34,18 @@ export interface PhaseConfig<App = unknown> {
 }
 
 export const PHASE_DEFAULT_TIMEOUT = 30_000
-const PHASE_KEYS = ['after', 'probes', 'run', 'timeout', 'expected'] as const
+
+/** One phase's options: the allow-list and the defaults come from here. */
+export const PHASE_OPTIONS = {
+  after: option('phases that must be done before this one starts', stringListOption),
+  probes: option('probes that must pass before `run` is called', stringListOption),
+  run: option('the work: `async (app, signal) => {}`', (path, v) => functionOption<PhaseRun>(path, v, false)),
+  timeoutMs: option('bound on the whole phase, waiting on probes included, in ms (default 30000)', (path, v) => durationOption(path, v, PHASE_DEFAULT_TIMEOUT)),
+  expectedMs: option('what the phase usually takes, in ms: a hint for Retry-After, never a bound', (path, v) => v === undefined ? undefined : durationOption(path, v, 0))
+}
+
+/** Keys renamed in 0.3.0 (one unit convention: ...Ms). */
+export const PHASE_RENAMED = { timeout: 'timeoutMs', expected: 'expectedMs' }
 
 /**
  * `section` is where the phases sit (`phases`). The name is checked first, with
@@ -47,22 +59,15 @@ export function parsePhase<App> (section: string, name: string, value: unknown):
     return { name, after: [], probes: [], run: value as PhaseRun<App>, timeout: PHASE_DEFAULT_TIMEOUT }
   }
   if (!isPlainObject(value)) {
-    throw new ReadinessOptionError(path, `must be a run function or an object ({ after, probes, run, timeout, expected }), got ${describe(value)}`)
+    throw new ReadinessOptionError(path, `must be a run function or an object ({ after, probes, run, timeoutMs, expectedMs }), got ${describe(value)}`)
   }
   // Read once: every getter runs here, and one that throws is named by its path.
-  const definition = readOptions(path, value)
-  rejectUnknownKeys(path, definition, PHASE_KEYS)
-  const config: PhaseConfig<App> = {
-    name,
-    after: stringListOption(`${path}.after`, definition.after),
-    probes: stringListOption(`${path}.probes`, definition.probes),
-    run: functionOption<PhaseRun<App>>(`${path}.run`, definition.run, false),
-    timeout: durationOption(`${path}.timeout`, definition.timeout, PHASE_DEFAULT_TIMEOUT)
-  }
-  if (definition.expected !== undefined) {
-    const expected = durationOption(`${path}.expected`, definition.expected, 0)
-    if (expected > config.timeout) throw new ReadinessOptionError(`${path}.expected`, `is ${expected} ms, above the phase's timeout of ${config.timeout} ms: the phase would always time out first`)
-    config.expected = expected
+  const o = readOptionTable(path, readOptions(path, value), PHASE_OPTIONS, { plugin: false, renamed: PHASE_RENAMED })
+  // The runner keeps its own field names (timeout, expected).
+  const config: PhaseConfig<App> = { name, after: o.after, probes: o.probes, run: o.run as PhaseRun<App> | undefined, timeout: o.timeoutMs }
+  if (o.expectedMs !== undefined) {
+    if (o.expectedMs > config.timeout) throw new ReadinessOptionError(`${path}.expectedMs`, `is ${o.expectedMs} ms, above the phase's timeoutMs of ${config.timeout} ms: the phase would always time out first`)
+    config.expected = o.expectedMs
   }
   if (config.after.includes(name)) throw new ReadinessOptionError(`${path}.after`, `names the phase itself ("${name}")`)
   if (config.run === undefined && config.probes.length === 0 && config.after.length === 0) {

@@ -21,7 +21,7 @@ t.test('the error a blocking listen() rejects with is redacted, message, stack a
     metrics: false,
     websocket: false,
     startup: { mode: 'blocking' },
-    phases: { db: { run: async () => { throw new Error(SECRET) }, timeout: 2000 } }
+    phases: { db: { run: async () => { throw new Error(SECRET) }, timeoutMs: 2000 } }
   })
   const err = await listen(app).then(() => null, (e: unknown) => e)
   t.type(err, PhaseError)
@@ -38,7 +38,7 @@ t.test('the error a blocking listen() rejects with is redacted, message, stack a
 t.test('a 10 MB phase error is stored bounded, everywhere it goes', async (t) => {
   const app = Fastify()
   t.teardown(() => app.close())
-  await app.register(readiness, { shutdown: false, metrics: false, websocket: false, startup: { failedLivenessGrace: false }, phases: { p: async () => { throw new Error(`${'y '.repeat(5 << 20)}`) } } })
+  await app.register(readiness, { shutdown: false, metrics: false, websocket: false, startup: { failedLivenessGraceMs: false }, phases: { p: async () => { throw new Error(`${'y '.repeat(5 << 20)}`) } } })
   let emitted: PhaseError | null = null
   app.readiness.on('phaseFailed', (_name, error) => { emitted = error })
   await listen(app)

@@ -28,7 +28,7 @@ function counts (list: string[]): Record<string, number> {
 /** One instance: a dependency probe, a closeOnLoss route whose handler needs the dependency and is slow. */
 async function instance (t: Test, dependency: Switch, store: DedupeStore | undefined, handled: string[], handlerMs: number): Promise<{ app: FastifyInstance, port: number, running: () => number }> {
   let running = 0
-  const app = await buildApp(t, { probes: { db: { check: dependency.check, interval: 50 } }, websocket: { mode: 'hold', holdTimeoutMs: 10_000 } })
+  const app = await buildApp(t, { probes: { db: { check: dependency.check, intervalMs: 50 } }, websocket: { mode: 'hold', holdTimeoutMs: 10_000 } })
   app.get('/chat', { websocket: true, readiness: { requires: ['db'], closeOnLoss: true } }, (socket) => {
     withDelivery(socket, async (text) => {
       running++

@@ -62,7 +62,7 @@ t.test('a held client that only sends FIN is released too', async (t) => {
 
 t.test('held upgrades released in batches still all get in, messages intact', async (t) => {
   const db = new Switch(false)
-  const app = await buildApp(t, { probes: { db: { check: db.check, startInterval: 5 } }, websocket: { mode: 'hold', holdTimeoutMs: 10_000 } })
+  const app = await buildApp(t, { probes: { db: { check: db.check, startIntervalMs: 5 } }, websocket: { mode: 'hold', holdTimeoutMs: 10_000 } })
   app.get('/ws', { websocket: true }, (socket) => { socket.on('message', (d) => socket.send(d.toString())) })
   const { ws } = await listen(app)
   const pending = Array.from({ length: 150 }, () => connect(`${ws}/ws`, { handshakeTimeout: 10_000 }))
@@ -107,7 +107,7 @@ t.test('maxHoldTimeout lets a hold outlast 5 s when the client allows it', async
   const app = Fastify()
   t.teardown(() => app.close())
   await app.register(readiness, {
-    phases: { warm: { run: () => sleep(5600), timeout: 20_000 } },
+    phases: { warm: { run: () => sleep(5600), timeoutMs: 20_000 } },
     websocket: { mode: 'hold', maxHoldTimeoutMs: 10_000 }
   })
   await app.register(websocket)

@@ -13,7 +13,7 @@ import { until } from '../helpers/net.js'
 async function app (t: Test, mode: GateMode, db: Switch) {
   const a = Fastify()
   t.teardown(() => a.close())
-  await a.register(readiness, { probes: { db: { check: db.check, startInterval: 5 } }, websocket: { mode, holdTimeoutMs: 3000 } })
+  await a.register(readiness, { probes: { db: { check: db.check, startIntervalMs: 5 } }, websocket: { mode, holdTimeoutMs: 3000 } })
   await a.register(websocket)
   a.get('/ws', { websocket: true }, (socket) => { socket.on('message', (d) => socket.send(`echo ${d.toString()}`)) })
   await a.ready()
@@ -77,7 +77,7 @@ t.test('injectWS sockets on routes the gate did not admit (opted out, declared b
     await a.register(websocket)
     const echo = (socket: import('ws').WebSocket): void => { socket.on('message', (d) => socket.send(`echo ${d.toString()}`)) }
     if (layout === 'declared before the suite') a.get('/ws', { websocket: true }, echo)
-    await a.register(readiness, { probes: { db: async () => {} }, websocket: { drainTimeoutMs: 10_000 }, shutdown: { signals: false, delay: 0 } })
+    await a.register(readiness, { probes: { db: async () => {} }, websocket: { drainTimeoutMs: 10_000 }, shutdown: { signals: false, delayMs: 0 } })
     if (layout === 'readiness: false') a.get('/ws', { websocket: true, readiness: false }, echo)
     await a.ready()
     await until(() => a.readiness.isReady())

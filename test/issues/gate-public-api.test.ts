@@ -56,7 +56,7 @@ t.test('readiness: { gate: true } gates a plain HTTP route without @fastify/webs
   const db = new Switch(false)
   const app = Fastify()
   t.teardown(() => app.close())
-  await app.register(readiness, { probes: { db: { check: db.check, startInterval: 5 } }, websocket: { mode: 'reject' } })
+  await app.register(readiness, { probes: { db: { check: db.check, startIntervalMs: 5 } }, websocket: { mode: 'reject' } })
   app.get('/api', { readiness: { gate: true } }, async () => ({ ok: true }))
   const { http } = await listen(app)
   const refused = await fetch(`${http}/api`)
@@ -90,7 +90,7 @@ t.test('the app\'s own onRequest hooks (auth) run before the gate: the unauthent
 t.test('listen on localhost (IPv4 and IPv6 servers): both are gated and drained', async (t) => {
   const db = new Switch(false)
   const app = Fastify()
-  await app.register(readiness, { probes: { db: { check: db.check, startInterval: 5 } }, websocket: { mode: 'reject' } })
+  await app.register(readiness, { probes: { db: { check: db.check, startIntervalMs: 5 } }, websocket: { mode: 'reject' } })
   await app.register(websocket)
   app.get('/ws', { websocket: true }, () => {})
   await app.listen({ port: 0, host: 'localhost' })

@@ -19,7 +19,7 @@ const listenerErrors = (lines: Array<Record<string, any>>, event: string) => lin
 
 t.test('a throwing probeChanged listener cannot keep a lost critical probe ready', async (t) => {
   let up = true
-  const { fastify, lines } = await app(t, { probes: { db: { check: async () => { if (!up) throw new Error('down') }, interval: 20 } } })
+  const { fastify, lines } = await app(t, { probes: { db: { check: async () => { if (!up) throw new Error('down') }, intervalMs: 20 } } })
   const { http } = await listen(fastify)
   await until(() => fastify.readiness.isReady())
   let seenReady: boolean | null = null

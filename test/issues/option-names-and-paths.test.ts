@@ -29,7 +29,7 @@ const cases: Array<[string, unknown, string]> = [
   ['a 100,000-character phase name', { phases: { ['x'.repeat(100_000)]: ok } }, 'phases'],
   ['a phase named __proto__ (an own key)', { phases: own('__proto__', ok) }, 'phases'],
   ['a probe whose check getter throws', { probes: { db: getter('check') } }, 'probes.db.check'],
-  ['a probe whose timeout getter throws', { probes: { db: getter('timeout', { check: ok }) } }, 'probes.db.timeout'],
+  ['a probe whose timeout getter throws', { probes: { db: getter('timeoutMs', { check: ok }) } }, 'probes.db.timeoutMs'],
   ['a probes entry whose getter throws', { probes: getter('db') }, 'probes.db'],
   ['a phase whose run getter throws', { phases: { warm: getter('run') } }, 'phases.warm.run'],
   ['a section whose getter throws', getter('health'), 'health'],
@@ -53,7 +53,7 @@ t.test('a runtime addProbe with a throwing option getter names the option', asyn
   t.teardown(() => app.close())
   await app.register(readiness, { shutdown: false, metrics: false })
   await app.ready()
-  t.throws(() => app.readiness.addProbe('y', ok, getter('interval')), { name: 'ReadinessOptionError', option: 'probes.y.interval' })
+  t.throws(() => app.readiness.addProbe('y', ok, getter('intervalMs')), { name: 'ReadinessOptionError', option: 'probes.y.intervalMs' })
 })
 
 t.test('names probes accept work as phase names, and working getters are read', async (t) => {
@@ -62,7 +62,7 @@ t.test('names probes accept work as phase names, and working getters are read', 
   const phases = { 'db.migrate:v2': ok, constructor: ok, get cache_warm () { return ok } }
   await app.register(readiness, { phases, shutdown: false, metrics: false, health: { details: 'always', additionalPaths: { ready: '/a.b/readyz' } } })
   const { http } = await listen(app)
-  await app.readiness.waitFor(undefined, { timeout: 5000 })
+  await app.readiness.waitFor(undefined, { timeoutMs: 5000 })
   const body = await (await fetch(`${http}/a.b/readyz`)).json() as { phases: Record<string, unknown> }
   t.same(Object.keys(body.phases).sort(), ['cache_warm', 'constructor', 'db.migrate:v2'])
 })

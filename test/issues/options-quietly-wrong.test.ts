@@ -48,7 +48,7 @@ t.test('the boundaries that are right are accepted and work', async (t) => {
     health: { prefix: '/_internal/health-v1', cors: ['http://localhost:3000', 'https://[::1]:8443'] }
   } as FastifyReadinessOptions)
   await app.ready()
-  await app.readiness.waitFor(['cache:1', 'кэш'], { timeout: 5000 })
+  await app.readiness.waitFor(['cache:1', 'кэш'], { timeoutMs: 5000 })
   const res = await app.inject('/_internal/health-v1/live')
   t.equal(res.statusCode, 200)
 })

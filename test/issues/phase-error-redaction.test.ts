@@ -13,7 +13,7 @@ t.test('a failed phase never shows its secret: not on /health/ready, /health/sta
   await app.register(readiness, {
     phases: { database: () => { throw new Error('connect failed postgres://app:s3cret@db.internal:5432/chat password=s3cret\n    at secret-frame password=s3cret') } },
     health: { details: 'always' },
-    startup: { failedLivenessGrace: false }
+    startup: { failedLivenessGraceMs: false }
   })
   const { http } = await listen(app)
   await until(() => app.readiness.startupState === 'failed')
@@ -40,7 +40,7 @@ t.test('a failed phase never shows its secret: not on /health/ready, /health/sta
 t.test('status().startup.error is redacted', async (t) => {
   const app = Fastify()
   t.teardown(() => app.close())
-  await app.register(readiness, { phases: { cache: () => { throw new Error('redis://default:hunter2@cache:6379 refused') } }, startup: { failedLivenessGrace: false } })
+  await app.register(readiness, { phases: { cache: () => { throw new Error('redis://default:hunter2@cache:6379 refused') } }, startup: { failedLivenessGraceMs: false } })
   await app.ready()
   await until(() => app.readiness.startupState === 'failed')
   const res = await getJson(`${(await listen(app)).http}/health/ready`)

@@ -20,7 +20,7 @@ async function setup (t: Test) {
   t.teardown(() => fastify.close())
   const state = { up: true }
   await fastify.register(readiness, {
-    probes: { db: { check: async () => { if (!state.up) throw new Error('down') }, interval: 20, timeout: 100, failureThreshold: 1, successThreshold: 1 } },
+    probes: { db: { check: async () => { if (!state.up) throw new Error('down') }, intervalMs: 20, timeoutMs: 100, failureThreshold: 1, successThreshold: 1 } },
     websocket: false,
     metrics: false,
     shutdown: false

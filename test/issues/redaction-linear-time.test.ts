@@ -90,7 +90,7 @@ t.test('masking scales linearly past the scan window (8 KB vs 64 KB)', async (t)
 t.test('a phase error is redacted once, when stored, not on every anonymous request', async (t) => {
   const message = `x://${':'.repeat(8150)} tail`
   const app = await suiteOnly(t, {
-    startup: { failedLivenessGrace: false },
+    startup: { failedLivenessGraceMs: false },
     health: { exposeNames: true },
     phases: { p: () => { throw new Error(message) }, q: () => { throw new Error(message) } }
   })

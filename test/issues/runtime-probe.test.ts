@@ -7,7 +7,7 @@ t.test('a healthy probe added at runtime does not un-ready a ready app, nor clos
   const app = await buildApp(t, { probes: { db: async () => {} } })
   app.get('/ws', { websocket: true, readiness: { closeOnLoss: true } }, () => {})
   const { ws, http } = await listen(app)
-  await app.readiness.waitFor(undefined, { timeout: 5000 })
+  await app.readiness.waitFor(undefined, { timeoutMs: 5000 })
   const sockets: WebSocket[] = []
   for (let i = 0; i < 10; i++) {
     const outcome = await connect(`${ws}/ws`)
@@ -31,7 +31,7 @@ t.test('a probe added at runtime that fails does un-ready the app, from its firs
   const app = await buildApp(t, { probes: { db: async () => {} } })
   app.get('/ws', { websocket: true, readiness: { closeOnLoss: true } }, () => {})
   const { ws } = await listen(app)
-  await app.readiness.waitFor(undefined, { timeout: 5000 })
+  await app.readiness.waitFor(undefined, { timeoutMs: 5000 })
   const outcome = await connect(`${ws}/ws`)
   if (outcome.kind !== 'open') throw new Error('not open')
   const ended = closed(outcome.ws)
@@ -44,7 +44,7 @@ t.test('a probe added at runtime that fails does un-ready the app, from its firs
 
 t.test('removing a failing probe at runtime makes the app ready again and stops its polling', async (t) => {
   let calls = 0
-  const app = await buildApp(t, { probes: { db: async () => {}, flaky: { check: async () => { calls++; throw new Error('down') }, interval: 20 } } })
+  const app = await buildApp(t, { probes: { db: async () => {}, flaky: { check: async () => { calls++; throw new Error('down') }, intervalMs: 20 } } })
   await listen(app)
   await until(() => app.readiness.status().probes.flaky?.status === 'fail')
   t.notOk(app.readiness.isReady())

@@ -24,7 +24,7 @@ function rawSocket (port: number, send: string): Promise<Socket> {
 // 5 such clients (a browser's preconnect, a slow client) held every termination to shutdown.timeout and
 // exit 1, with a log that listed nothing open.
 t.test('connections that never sent a whole request do not hold the shutdown', async (t) => {
-  const app = await startChild(t, { SHUTDOWN_OPTS: JSON.stringify({ delay: 0, timeout: 8000 }) })
+  const app = await startChild(t, { SHUTDOWN_OPTS: JSON.stringify({ delayMs: 0, timeoutMs: 8000 }) })
   const sockets = await Promise.all([
     ...Array.from({ length: 3 }, async () => await rawSocket(app.port!, '')),
     ...Array.from({ length: 3 }, async () => await rawSocket(app.port!, 'GET /work HTTP/1.1\r\nHost: x\r\n'))
@@ -40,7 +40,7 @@ t.test('connections that never sent a whole request do not hold the shutdown', a
 })
 
 t.test('a request in flight still finishes when a stuck connection is cut', async (t) => {
-  const app = await startChild(t, { SHUTDOWN_OPTS: JSON.stringify({ delay: 0, timeout: 8000 }), SLOW_MS: '1200' })
+  const app = await startChild(t, { SHUTDOWN_OPTS: JSON.stringify({ delayMs: 0, timeoutMs: 8000 }), SLOW_MS: '1200' })
   const stuck = await rawSocket(app.port!, 'GET /work HTTP/1.1\r\n')
   stuck.on('error', () => {})
   const slow = fetch(`http://127.0.0.1:${app.port!}/slow`).then(async (r) => ({ status: r.status, body: await r.json() }))
@@ -56,7 +56,7 @@ t.test('a request in flight still finishes when a stuck connection is cut', asyn
 // listen({ host: 'localhost' }) opens a server per address; app.close() waits for the first only, so the
 // process exited under a request on the other one and reported a clean shutdown.
 t.test('listen on localhost with two servers: a request in flight on the second one finishes before exit', async (t) => {
-  const app = await startChild(t, { HOST: 'localhost', NODE_OPTIONS: `--import=${BOTH_LOCALHOSTS}`, SHUTDOWN_OPTS: JSON.stringify({ delay: 0, timeout: 8000 }), SLOW_MS: '1500' })
+  const app = await startChild(t, { HOST: 'localhost', NODE_OPTIONS: `--import=${BOTH_LOCALHOSTS}`, SHUTDOWN_OPTS: JSON.stringify({ delayMs: 0, timeoutMs: 8000 }), SLOW_MS: '1500' })
   const listening = app.logs.find((l) => typeof l.listening === 'number') as { addresses: Array<{ address: string, family: string }> }
   t.same(listening.addresses.map((a) => a.family).sort(), ['IPv4', 'IPv6'], 'two servers')
   // Only the second server is busy: the first one's close resolves at once, which is when the process exited.
@@ -72,7 +72,7 @@ t.test('listen on localhost with two servers: a request in flight on the second 
 })
 
 t.test('from the signal on, every response ends its keep-alive connection, including one in flight when it came', async (t) => {
-  const app = await startChild(t, { SHUTDOWN_OPTS: JSON.stringify({ delay: 1500, timeout: 8000 }), SLOW_MS: '600' })
+  const app = await startChild(t, { SHUTDOWN_OPTS: JSON.stringify({ delayMs: 1500, timeoutMs: 8000 }), SLOW_MS: '600' })
   const get = (path: string): Promise<{ status: number, connection: string | undefined }> => new Promise((resolve, reject) => {
     const req = request({ host: '127.0.0.1', port: app.port!, path, agent: false, headers: { connection: 'keep-alive' } }, (res) => {
       res.resume()
@@ -94,7 +94,7 @@ t.test('from the signal on, every response ends its keep-alive connection, inclu
 // Node never closes the response of a pipelined request still queued when its client goes away: counted
 // by that response alone, it stayed in flight forever, and every later shutdown waited out its timeout.
 t.test('pipelined requests whose client went away do not hold a later shutdown', async (t) => {
-  const app = await startChild(t, { SHUTDOWN_OPTS: JSON.stringify({ delay: 0, timeout: 6000 }), SLOW_MS: '300' })
+  const app = await startChild(t, { SHUTDOWN_OPTS: JSON.stringify({ delayMs: 0, timeoutMs: 6000 }), SLOW_MS: '300' })
   const socket = await rawSocket(app.port!, 'GET /slow HTTP/1.1\r\nHost: x\r\n\r\n' + 'GET /work HTTP/1.1\r\nHost: x\r\n\r\n'.repeat(20))
   socket.on('error', () => {})
   await new Promise((resolve) => setTimeout(resolve, 100))
@@ -110,7 +110,7 @@ t.test('pipelined requests whose client went away do not hold a later shutdown',
 // Counted from the suite's own onRequest hook, a request still in an app's async hook registered before
 // it was not in flight yet, and the close cut its connection (plain Fastify answers it).
 t.test('a request in an app\'s own async onRequest hook when the signal comes is still answered', async (t) => {
-  const app = await startChild(t, { SHUTDOWN_OPTS: JSON.stringify({ delay: 0, timeout: 6000 }), PRE_HOOK_MS: '400' })
+  const app = await startChild(t, { SHUTDOWN_OPTS: JSON.stringify({ delayMs: 0, timeoutMs: 6000 }), PRE_HOOK_MS: '400' })
   const answer = fetch(`http://127.0.0.1:${app.port!}/work`).then(async (r) => ({ status: r.status, body: await r.json() }), (err: Error) => ({ status: 0, body: String(err.cause ?? err) }))
   await new Promise((resolve) => setTimeout(resolve, 150))
   app.kill('SIGTERM')

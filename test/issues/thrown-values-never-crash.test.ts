@@ -81,7 +81,7 @@ t.test('a startup phase that throws a hostile value fails the phase, never the p
   for (const [label, make] of throwing()) {
     const app = Fastify()
     t.teardown(() => app.close())
-    await app.register(readiness, { phases: { a: { run: () => { throw make() }, timeout: 2000 } }, health: false })
+    await app.register(readiness, { phases: { a: { run: () => { throw make() }, timeoutMs: 2000 } }, health: false })
     await app.ready()
     await new Promise<void>((resolve) => {
       if (app.readiness.startupState === 'failed') resolve()

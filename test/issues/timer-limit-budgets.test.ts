@@ -13,7 +13,7 @@ t.test('phases at the timer limit: the computed budget is clamped and startup do
   t.teardown(() => app.close())
   await app.register(readiness, { phases: { a: { run: ok, timeout: 2_147_483_647 }, b: { after: ['a'], run: ok, timeout: 2_147_483_647 } } } as FastifyReadinessOptions)
   await app.ready()
-  await app.readiness.waitFor(undefined, { timeout: 5000 })
+  await app.readiness.waitFor(undefined, { timeoutMs: 5000 })
   t.equal(app.readiness.isReady(), true)
   t.ok(app.readiness.status().startup.budgetMs <= 2_147_483_647)
 })

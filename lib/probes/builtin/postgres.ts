@@ -1,6 +1,7 @@
 import type { Pool, PoolConfig } from 'pg'
 import { ReadinessOptionError } from '../../common/errors.js'
 import { loadDriver } from './driver.js'
+import { refuseRenamed } from './renamed.js'
 import { closable, type ClosableCheck } from './closable.js'
 
 /** What the probe needs of a node-postgres Pool or Client (kept structural so users need no @types/pg). */
@@ -16,12 +17,13 @@ export interface PostgresProbeOptions {
   /** A connected node-postgres Client of yours. Never ended by the probe. */
   client?: Queryable
   /** Server-side statement timeout and client-side query timeout, in ms (default 1000). */
-  statementTimeout?: number
+  statementTimeoutMs?: number
 }
 
 /** Passes when `SELECT 1` succeeds. Reuses one connection instead of opening one per check. */
 export function postgresProbe (options: PostgresProbeOptions): ClosableCheck {
-  const { connectionString, pool, client, statementTimeout = 1000 } = options
+  refuseRenamed('postgresProbe', options, { statementTimeout: 'statementTimeoutMs' })
+  const { connectionString, pool, client, statementTimeoutMs: statementTimeout = 1000 } = options
   const given = [connectionString, pool, client].filter((v) => v !== undefined).length
   if (given !== 1) throw new ReadinessOptionError('postgresProbe', 'needs exactly one of { connectionString }, { pool } or { client }')
   const query = { text: 'SELECT 1', query_timeout: statementTimeout }

@@ -1,6 +1,7 @@
 import type { Redis, RedisOptions } from 'ioredis'
 import { ReadinessOptionError } from '../../common/errors.js'
 import { loadDriver } from './driver.js'
+import { refuseRenamed } from './renamed.js'
 import { closable, type ClosableCheck } from './closable.js'
 
 /** Anything with `ping()`: an ioredis client, a node-redis client, a cluster. */
@@ -14,12 +15,13 @@ export interface RedisProbeOptions {
   /** An ioredis or node-redis client of yours. Never closed by the probe. */
   client?: PingableClient
   /** Connect timeout of the probe's own connection, in ms (default 1000); a hung PING ends at the probe's timeout. */
-  timeout?: number
+  timeoutMs?: number
 }
 
 /** Passes when `PING` is answered. Reuses its connection; reconnects on the next check after a loss. */
 export function redisProbe (options: RedisProbeOptions): ClosableCheck {
-  const { url, client, timeout = 1000 } = options
+  refuseRenamed('redisProbe', options, { timeout: 'timeoutMs' })
+  const { url, client, timeoutMs: timeout = 1000 } = options
   if ((url === undefined) === (client === undefined)) throw new ReadinessOptionError('redisProbe', 'needs exactly one of { url } or { client }')
   if (client !== undefined) {
     if (typeof client.ping !== 'function') throw new ReadinessOptionError('redisProbe.client', 'must have a ping() method (an ioredis or node-redis client)')
