@@ -8,7 +8,7 @@ test('valid umbrella options', () => {
   expect(app.register(readiness, {
     probes: {
       redis: async () => {},
-      db: { check: async (signal: AbortSignal) => { signal.throwIfAborted() }, timeout: 1000, interval: 2000, critical: false }
+      db: { check: async (signal: AbortSignal) => { signal.throwIfAborted() }, timeoutMs: 1000, intervalMs: 2000, critical: false }
     },
     phases: {
       dependencies: { probes: ['redis'] },
@@ -25,7 +25,7 @@ test('valid umbrella options', () => {
 test('invalid umbrella options', () => {
   expect(app.register(readiness, { websocket: { mode: 'wait' } })).type.toRaiseError()
   expect(app.register(readiness, { probes: { redis: 'PING' } })).type.toRaiseError()
-  expect(app.register(readiness, { probes: { redis: { check: async () => {}, timeout: '1s' } } })).type.toRaiseError()
+  expect(app.register(readiness, { probes: { redis: { check: async () => {}, timeoutMs: '1s' } } })).type.toRaiseError()
   expect(app.register(readiness, { phases: { warm: { after: 'dependencies' } } })).type.toRaiseError()
   expect(app.register(readiness, { health: true })).type.toRaiseError()
   expect(app.register(readiness, { websocket: { holdTimeoutMs: '5s' } })).type.toRaiseError()
