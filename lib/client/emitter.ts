@@ -4,7 +4,6 @@
  * is a type error.
  */
 export class Emitter<Events extends { [E in keyof Events]: unknown[] }> {
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   #listeners = new Map<keyof Events, Set<(...args: any[]) => void>>()
 
   on<E extends keyof Events> (event: E, listener: (...args: Events[E]) => void): this {

@@ -59,4 +59,3 @@ export function maskMysqlPasswords (line: string): string {
   }
   return copied === 0 ? line : out + line.slice(copied)
 }
-

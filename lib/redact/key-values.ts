@@ -138,4 +138,3 @@ function maskCookies (line: string, start: number): { text: string, end: number 
   }
   return at === start ? null : { text, end: at }
 }
-

@@ -45,4 +45,3 @@ export function isNotASecret (value: string): boolean {
   const word = value.replace(/[).,:!?\]}>]+$/, '')
   return NOT_A_SECRET.test(word) || ERROR_CODE.test(word)
 }
-

@@ -36,4 +36,3 @@ export const KNOWN_TOKENS = new RegExp([
   '(?<![A-Za-z0-9_.-])SG\\.[A-Za-z0-9_-]{16,64}\\.[A-Za-z0-9_-]{16,128}', // SendGrid keys
   '(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{5,8192}\\.eyJ[A-Za-z0-9_-]{1,8192}\\.[A-Za-z0-9_-]{0,8192}' // JWTs
 ].join('|'), 'g')
-

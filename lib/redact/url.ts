@@ -83,4 +83,3 @@ function userinfoEnd (rest: string): number {
   if (later > authorityEnd && (lastAt !== -1 || authority.includes(':')) && /^[\w.-]{1,253}:\d{1,5}(?:[/?#]|$)/.test(rest.slice(later + 1, later + 270))) return later
   return lastAt
 }
-
