@@ -5,7 +5,7 @@ import { redactMessage, MAX_LENGTH } from '../lib/redact/index.js'
 /**
  * Arbitrary messages up to 1 MB (issue 16). Redaction is bounded by a scan
  * window and linear patterns; a quadratic regression would blow the suite's
- * time limit (fast-check's interruptAfterTimeLimit stops generating after it),
+ * time limit (tap's timeout; every run does all its cases, whatever the machine's load),
  * with no timed assertion here: bench/hostile-redaction.js measures.
  */
 const PIECES = ['a', 'A1', ' ', '@', ':', '/', '//', '://', '=', '"', "'", '\\', 'password', 'token', 'Bearer ', 'postgres', 'DB_', '_KEY', '.', '-', '+', '?', '&', ';', ',', '\t', 'é', '😀', '\ud800', '<div>', 'eyJ', 'AKIA', '0']
@@ -36,7 +36,7 @@ t.test('arbitrary messages up to 1 MB redact to a bounded first line', async (t)
   fc.assert(fc.property(fc.oneof(longMessage, fc.string({ maxLength: 2000, unit: 'binary' })), (message) => {
     const out = redactMessage(message)
     return out.length <= MAX_LENGTH + 1 && !out.includes('\n') && !out.includes('\r')
-  }), { numRuns: 200, interruptAfterTimeLimit: 15_000 })
+  }), { numRuns: 200 })
   t.pass()
 })
 
