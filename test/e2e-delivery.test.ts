@@ -222,8 +222,8 @@ t.test('10,000 numbered messages across 5 restarts, a lost dependency and a kill
       for (let seq = 1; seq <= texts.length; seq++) {
         const n = seen.get(`${session} ${seq}`) ?? 0
         if (n === 0) lost++
-        if (n > 1 && crashGap.has(`${session} ${seq}`)) repeatedAfterCrash += n - 1
-        else if (n > 1) duplicated += n - 1
+        // The cut message may run once more, never twice more.
+        if (n > 1 && crashGap.has(`${session} ${seq}`)) { repeatedAfterCrash++; duplicated += n - 2 } else if (n > 1) duplicated += n - 1
       }
     }
     const closes = users.flatMap((u) => u.closes).concat(browsers.flatMap((b) => b.closes))
@@ -231,7 +231,6 @@ t.test('10,000 numbered messages across 5 restarts, a lost dependency and a kill
     t.comment(`sent ${sent}, handled ${handled.length} (${JSON.stringify(byInstance)}), lost ${lost}, duplicated ${duplicated}, run again after the kill -9 cut between effect and window write ${repeatedAfterCrash} of ${crashGap.size}, waited for a handler in progress ${waited}, closes: ${summarize(closes)}`)
     t.equal(lost, 0, '0 lost')
     t.equal(duplicated, 0, '0 duplicated')
-    t.ok(repeatedAfterCrash <= crashGap.size, 'at most the message the kill -9 cut after its effect ran again, once')
     t.equal(wrong, 0, 'every handled message carried its own text')
     t.ok(closes.some((c) => c.startsWith('1013 not admitted')), 'the gate\'s accept-then-close was met')
     t.ok(closes.some((c) => c.startsWith('1013 dependency lost')), 'closeOnLoss was met')
