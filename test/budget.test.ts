@@ -57,8 +57,8 @@ t.test('a budget above the Kubernetes startup probe the operator supplies is a w
 // starts of 10.5 s (staging, 105 ms) and 14.3 s (production, 143 ms).
 const SCALE = 100
 const coldStart = (totalMs: number) => ({
-  dependencies: { run: () => sleep(totalMs * 0.6), timeout: 10_000 / SCALE },
-  websocket: { after: ['dependencies'], run: () => sleep(totalMs * 0.4), timeout: 10_000 / SCALE }
+  dependencies: { run: () => sleep(totalMs * 0.6), timeoutMs: 10_000 / SCALE },
+  websocket: { after: ['dependencies'], run: () => sleep(totalMs * 0.4), timeoutMs: 10_000 / SCALE }
 })
 
 for (const [label, seconds] of [['staging', 10.5], ['production', 14.3]] as const) {

@@ -21,7 +21,7 @@ async function appWith (t: Test, probes: Record<string, unknown>) {
 t.test('postgresProbe({ connectionString }) runs SELECT 1 on one reused connection, closed on app.close()', async (t) => {
   const name = `readiness-probe-${process.pid}`
   const check = postgresProbe({ connectionString: `${PG_URL}?application_name=${name}` })
-  const app = await appWith(t, { postgres: { check, interval: 5 } })
+  const app = await appWith(t, { postgres: { check, intervalMs: 5 } })
   await app.readiness.waitFor(['postgres'], { timeoutMs: 5000 })
   for (let i = 0; i < 20; i++) t.equal(await app.readiness.checkProbe('postgres'), 'pass')
   const observer = new pg.Client({ connectionString: PG_URL })
@@ -53,7 +53,7 @@ t.test('redisProbe({ url }) PINGs on one reused connection, closed on app.close(
   t.teardown(() => observer.disconnect())
   const clients = async (): Promise<number> => (await observer.client('LIST') as string).trim().split('\n').length
   t.equal(await clients(), 1, 'only the observer')
-  const app = await appWith(t, { redis: { check: redisProbe({ url: redis.url }), interval: 5 } })
+  const app = await appWith(t, { redis: { check: redisProbe({ url: redis.url }), intervalMs: 5 } })
   await app.readiness.waitFor(['redis'], { timeoutMs: 5000 })
   for (let i = 0; i < 20; i++) t.equal(await app.readiness.checkProbe('redis'), 'pass')
   t.equal(await clients(), 2, 'twenty checks, one connection')

@@ -32,7 +32,7 @@ function harness (): Harness {
   return {
     counts,
     options: (mode) => ({
-      probes: { db: { check: async () => { if (!up()) throw new Error('ECONNREFUSED') }, startInterval: 10 } },
+      probes: { db: { check: async () => { if (!up()) throw new Error('ECONNREFUSED') }, startIntervalMs: 10 } },
       websocket: { mode, holdTimeoutMs: 5000 }
     }),
     handler: (socket) => {

@@ -22,7 +22,7 @@ async function registrationError (options: unknown, fastifyOptions = {}): Promis
 const cases: Array<[string, unknown, RegExp]> = [
   ['unknown top-level option', { probez: {} }, /option "probez" is not a known option/],
   ['probe that is not a function', { probes: { redis: 'redis://localhost' } }, /option "probes.redis" must be a check function/],
-  ['probe object without check', { probes: { redis: { timeout: 10 } } }, /option "probes.redis.check" must be a function \(it is required\)/],
+  ['probe object without check', { probes: { redis: { timeoutMs: 10 } } }, /option "probes.redis.check" must be a function \(it is required\)/],
   ['negative probe timeout', { probes: { redis: { check: ok, timeoutMs: -1 } } }, /option "probes.redis.timeoutMs" must be a positive number of milliseconds, got -1/],
   ['non-numeric probe interval', { probes: { redis: { check: ok, intervalMs: '2s' } } }, /option "probes.redis.intervalMs" must be a positive number of milliseconds, got "2s"/],
   ['zero phase timeout', { phases: { db: { run: ok, timeoutMs: 0 } } }, /option "phases.db.timeoutMs" must be a positive number/],
@@ -58,7 +58,7 @@ for (const [name, options, message] of cases) {
 t.test('blocking startup whose budget exceeds pluginTimeout names both numbers and the fix', async (t) => {
   const err = await registrationError({
     startup: { mode: 'blocking' },
-    phases: { db: { run: ok, timeout: 8000 }, ws: { after: ['db'], run: ok, timeout: 6300 } }
+    phases: { db: { run: ok, timeoutMs: 8000 }, ws: { after: ['db'], run: ok, timeoutMs: 6300 } }
   })
   // The incident's 14.3 s production cold start, against Fastify's static 10 s.
   t.match(err.message, /option "startup.mode" is 'blocking', but the startup budget is 15730 ms \(critical path 14300 ms \+ 10% margin\), above Fastify's pluginTimeout of 10000 ms/)

@@ -16,7 +16,7 @@ t.test('against a real closed port, attempts back off towards the interval', asy
   const port = await freePort()
   const tcp = tcpProbe({ port })
   let attempts = 0
-  const probe = new Probe('db', parseProbe('probes.db', { check: (signal: AbortSignal) => { attempts++; return tcp(signal) }, startInterval: 50, interval: 2000, timeout: 500 }), () => {})
+  const probe = new Probe('db', parseProbe('probes.db', { check: (signal: AbortSignal) => { attempts++; return tcp(signal) }, startIntervalMs: 50, intervalMs: 2000, timeoutMs: 500 }), () => {})
   probe.start()
   t.teardown(() => probe.stop())
   // An observation window, not a timing assertion: the fixed 50 ms polling made ~38 attempts in it.
@@ -26,9 +26,9 @@ t.test('against a real closed port, attempts back off towards the interval', asy
 })
 
 t.test('the delays grow from startInterval, never exceed interval, and are jittered', async (t) => {
-  const probe = new Probe('db', parseProbe('probes.db', { check: () => {}, startInterval: 50, interval: 2000 }), () => {})
+  const probe = new Probe('db', parseProbe('probes.db', { check: () => {}, startIntervalMs: 50, intervalMs: 2000 }), () => {})
   const runs = Array.from({ length: 50 }, () => {
-    const fresh = new Probe('db', parseProbe('probes.db', { check: () => {}, startInterval: 50, interval: 2000 }), () => {})
+    const fresh = new Probe('db', parseProbe('probes.db', { check: () => {}, startIntervalMs: 50, intervalMs: 2000 }), () => {})
     return Array.from({ length: 12 }, () => fresh.nextDelay())
   })
   for (const delays of runs) {

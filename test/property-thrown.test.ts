@@ -68,7 +68,7 @@ t.test('a probe whose check throws, rejects or resolves with anything records a 
   t.teardown(() => { process.off('unhandledRejection', onUnhandled) })
   await fc.assert(fc.asyncProperty(thrown, fc.constantFrom('throw', 'reject', 'resolve'), async (make, how) => {
     const check = how === 'throw' ? () => { throw make() } : how === 'reject' ? async () => { throw make() } : async () => make()
-    const probe = new Probe('dep', parseProbe('probes.dep', { check, timeout: 1000 }), () => {}, (_p, err) => {
+    const probe = new Probe('dep', parseProbe('probes.dep', { check, timeoutMs: 1000 }), () => {}, (_p, err) => {
       // What the readiness log line reads of a failure.
       void `${err.name}:${err.message}:${String((err as { code?: unknown }).code)}`
     })

@@ -17,8 +17,8 @@ async function coldStart (t: Test, hints: boolean): Promise<{ refusals: number[]
   const app = await buildApp(t, {
     probes: { db: db.check },
     phases: {
-      dependencies: { probes: ['db'], ...(hints ? { expected: 1200 } : {}) },
-      warmup: { after: ['dependencies'], run: () => sleep(5000), ...(hints ? { expected: 5000 } : {}) }
+      dependencies: { probes: ['db'], ...(hints ? { expectedMs: 1200 } : {}) },
+      warmup: { after: ['dependencies'], run: () => sleep(5000), ...(hints ? { expectedMs: 5000 } : {}) }
     },
     websocket: { mode: 'reject' }
   })

@@ -9,9 +9,9 @@ t.test('a check that ignores its signal never runs twice at once; runs stay boun
   let calls = 0
   const finish: Array<() => void> = []
   const probe = new Probe('stuck', parseProbe('probes.stuck', {
-    timeout: 40,
-    startInterval: 5,
-    interval: 5,
+    timeoutMs: 40,
+    startIntervalMs: 5,
+    intervalMs: 5,
     check: () => {
       calls++
       running++
@@ -37,9 +37,9 @@ t.test('while polling, a check that ignores its signal still never overlaps', as
   let maxRunning = 0
   let calls = 0
   const probe = new Probe('slow', parseProbe('probes.slow', {
-    timeout: 20,
-    startInterval: 1,
-    interval: 1,
+    timeoutMs: 20,
+    startIntervalMs: 1,
+    intervalMs: 1,
     check: async () => {
       calls++
       running++

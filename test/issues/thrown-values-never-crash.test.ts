@@ -66,7 +66,7 @@ t.test('a polling probe whose listener throws keeps polling and raises no unhand
   process.on('unhandledRejection', onUnhandled)
   t.teardown(() => { process.off('unhandledRejection', onUnhandled) })
   let runs = 0
-  const probe = new Probe('dep', parseProbe('probes.dep', { check: () => { runs++; throw Object.create(null) }, startInterval: 5, interval: 5 }), () => { throw new Error('listener bug') })
+  const probe = new Probe('dep', parseProbe('probes.dep', { check: () => { runs++; throw Object.create(null) }, startIntervalMs: 5, intervalMs: 5 }), () => { throw new Error('listener bug') })
   probe.start()
   t.teardown(() => probe.stop())
   while (runs < 5) await new Promise((resolve) => setTimeout(resolve, 5))

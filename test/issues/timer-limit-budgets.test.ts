@@ -11,7 +11,7 @@ const local = { name: 'local', environment: 'development' } as unknown as Parame
 t.test('phases at the timer limit: the computed budget is clamped and startup does not fail at once', async (t) => {
   const app = Fastify()
   t.teardown(() => app.close())
-  await app.register(readiness, { phases: { a: { run: ok, timeout: 2_147_483_647 }, b: { after: ['a'], run: ok, timeout: 2_147_483_647 } } } as FastifyReadinessOptions)
+  await app.register(readiness, { phases: { a: { run: ok, timeoutMs: 2_147_483_647 }, b: { after: ['a'], run: ok, timeoutMs: 2_147_483_647 } } } as FastifyReadinessOptions)
   await app.ready()
   await app.readiness.waitFor(undefined, { timeoutMs: 5000 })
   t.equal(app.readiness.isReady(), true)
@@ -26,10 +26,10 @@ t.test('computeBudget clamps to the timer limit and warns', async (t) => {
 
 t.test('a duration beyond the timer limit is a registration error naming the option', async (t) => {
   for (const options of [
-    { probes: { db: { check: ok, timeout: 2_147_483_648 } } },
-    { probes: { db: { check: ok, interval: 1e12 } } },
-    { phases: { db: { run: ok, timeout: 3e9 } } },
-    { startup: { timeout: 2 ** 31 } }
+    { probes: { db: { check: ok, timeoutMs: 2_147_483_648 } } },
+    { probes: { db: { check: ok, intervalMs: 1e12 } } },
+    { phases: { db: { run: ok, timeoutMs: 3e9 } } },
+    { startup: { timeoutMs: 2 ** 31 } }
   ]) {
     const app = Fastify()
     const err = await app.register(readiness, options as FastifyReadinessOptions).ready().then(() => null, (e: unknown) => e)
