@@ -3,6 +3,7 @@ import type { Duplex } from 'node:stream'
 import type { WebSocket, WebSocketServer } from 'ws'
 import { ReadinessOptionError } from '../common/errors.js'
 import type { ensureReadiness } from '../core/app.js'
+import { Backstop, type BackstopLog } from './backstop.js'
 import { notAdmittedReason, TRY_AGAIN_LATER } from './close-reasons.js'
 import { watchHeldSocket } from './held-socket.js'
 import type { GateSettings } from './options.js'
@@ -15,10 +16,8 @@ import { connectionView } from './view.js'
 export type GateReadiness = Pick<ReturnType<typeof ensureReadiness>,
   'meets' | 'missing' | 'isReady' | 'draining' | 'closing' | 'onChange' | 'emit' | 'suggestedHoldMs' | 'retryAfterSeconds' | 'assertKnown'>
 
-export interface GateLog {
+export interface GateLog extends BackstopLog {
   info: (details: object, message: string) => void
-  warn: (details: object, message: string) => void
-  error: (details: object, message: string) => void
 }
 
 /** One upgrade on a gated WebSocket route, as the route hook hands it over. */
@@ -46,32 +45,27 @@ export interface GatedRequest {
 }
 
 const EMPTY_HEAD = Buffer.alloc(0)
-/** Paths named in "not gated" logs, so a storm on one misdeclared route logs once. */
-const MAX_REPORTED_PATHS = 100
 
 /**
- * The gate's decisions: per upgrade, admit, hold or refuse (and how); the backstop's last word on
- * upgrades no route hook saw; the WebSocket view; the drain. Fastify is only the hooks' business.
+ * The gate's decisions: per upgrade, admit, hold or refuse (and how); the start checks; the drain. Fastify is only the hooks' business.
  */
 export class GateController {
   readonly registry: GateRegistry<WebSocket>
   readonly sockets: OpenSockets
+  /** The last word on upgrades no route hook of the gate admitted. */
+  readonly backstop: Backstop
   /** A WebSocket route was declared where the gate saw it. */
   sawWebSocketRoute = false
   readonly #readiness: GateReadiness
   readonly #settings: GateSettings
   readonly #log: GateLog
   readonly #requirementChecks: Array<{ path: string, requires: string[] }> = []
-  /** Raw requests the route hooks let through (or that opted out), for the backstop. */
-  readonly #admitted = new WeakSet<object>()
-  /** Upgrades accept-then-close completes itself: the backstop lets them through. */
-  readonly #acceptingRefusal = new WeakSet<object>()
-  readonly #reportedPaths = new Set<string>()
 
   constructor (readiness: GateReadiness, settings: GateSettings, log: GateLog, appServer: unknown) {
     this.#readiness = readiness
     this.#settings = settings
     this.#log = log
+    this.backstop = new Backstop(readiness, log, (socket, state) => { this.refuseUpgrade(null, socket, state) })
     this.sockets = new OpenSockets(appServer, () => readiness.closing, settings)
     this.registry = new GateRegistry<WebSocket>(readiness, settings.maxHeld, (route) => {
       const count = this.sockets.closeOnLoss(route, readiness.retryAfterSeconds())
@@ -86,12 +80,12 @@ export class GateController {
   }
 
   adopt (wss: WebSocketServer): void {
-    this.sockets.adopt(wss, this.backstop)
+    this.sockets.adopt(wss, this.backstop.decide)
   }
 
   /** Let through without a decision (an opted-out route, an upgrade on a plain route): the backstop must not refuse it. */
   exempt (request: IncomingMessage): void {
-    this.#admitted.add(request)
+    this.backstop.admit(request)
   }
 
   upgrade (route: RouteGate<WebSocket>, upgrade: Upgrade): void {
@@ -143,31 +137,6 @@ export class GateController {
     if (route !== null) route.refused++
     this.#readiness.emit('gateRefused', route?.key ?? 'unknown', refusalOf(state))
     refuseOnUpgradeSocket(socket, state, this.#readiness.retryAfterSeconds())
-  }
-
-  /**
-   * The last word on an upgrade no route hook of the gate admitted: let it
-   * through only while the app is fully ready (the default requirements),
-   * refuse it otherwise, and tell the developer which route escaped the gate.
-   */
-  readonly backstop = (request: IncomingMessage): boolean => {
-    if (this.#acceptingRefusal.has(request)) return true
-    const path = (request.url ?? '/').split('?')[0] ?? '/'
-    if (this.#readiness.closing) {
-      this.#refuseRaw(request, 'draining')
-      return false
-    }
-    if (this.#admitted.has(request)) return true
-    const ready = this.#readiness.meets(undefined)
-    if (!this.#reportedPaths.has(path) && this.#reportedPaths.size < MAX_REPORTED_PATHS) {
-      this.#reportedPaths.add(path)
-      const message = `fastify-readiness: the WebSocket route ${path} is not gated: it was declared where the gate cannot see it (before fastify-readiness was registered, in a plugin registered before it, or outside the context the suite was registered in, e.g. the suite inside a plugin not wrapped in fastify-plugin). ${ready ? 'It is let through only while the whole app is ready' : 'Upgrades on it are refused with 503 until the whole app is ready'}. Fix: register fastify-readiness at the root, awaited, before your routes and route plugins (docs/configuration.md, "Where to register").`
-      if (ready) this.#log.warn({ route: path }, message)
-      else this.#log.error({ route: path }, message)
-    }
-    if (ready) return true
-    this.#refuseRaw(request, 'ungated-route')
-    return false
   }
 
   /**
@@ -225,7 +194,7 @@ export class GateController {
 
   #admit (route: RouteGate<WebSocket>, upgrade: Upgrade, heldMs: number): void {
     route.accepted++
-    this.#admitted.add(upgrade.request)
+    this.backstop.admit(upgrade.request)
     this.sockets.track(upgrade.request, route)
     if (upgrade.inMemory) {
       // ws ends its side once the closing handshake is done and then waits for 'close', which an
@@ -253,7 +222,7 @@ export class GateController {
     route.refused++
     this.#readiness.emit('gateRefused', route.key, this.#readiness.closing ? 'closing' : 'not-ready')
     const reason = notAdmittedReason(this.#readiness.retryAfterSeconds())
-    this.#acceptingRefusal.add(request)
+    this.backstop.completing(request)
     // Complete the handshake without ever calling the app's handler, then say "try again later".
     wss.handleUpgrade(request, socket, EMPTY_HEAD, (ws) => {
       refusing.add(ws)
@@ -263,12 +232,5 @@ export class GateController {
       // A peer that never answers the close frame would otherwise keep its socket for ws's 30 s.
       setTimeout(() => ws.terminate(), this.#settings.refusedCloseTimeoutMs).unref()
     })
-  }
-
-  /** ws answers a refused handshake with 400; answer 503 + Retry-After first where the socket is at hand. */
-  #refuseRaw (request: IncomingMessage, state: 'draining' | 'ungated-route'): void {
-    const socket = request.socket as Duplex | undefined
-    if (socket === undefined || socket === null) return
-    this.refuseUpgrade(null, socket, state)
   }
 }
