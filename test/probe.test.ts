@@ -14,8 +14,8 @@ t.test('a probe that hangs times out on time, its signal fires, and other probes
   let sawAbort: unknown = null
   const hanging = probe((signal) => new Promise(() => {
     signal.addEventListener('abort', () => { sawAbort = signal.reason })
-  }), { timeout: 150 })
-  const healthy = probe(async () => {}, { timeout: 150 })
+  }), { timeoutMs: 150 })
+  const healthy = probe(async () => {}, { timeoutMs: 150 })
   const started = Date.now()
   const healthyDone = healthy.run().then(() => Date.now() - started)
   const status = await hanging.run()
@@ -29,7 +29,7 @@ t.test('a probe that hangs times out on time, its signal fires, and other probes
 })
 
 t.test('a check that ignores its signal still cannot hold the probe past its timeout', async (t) => {
-  const slow = probe(() => sleep(400), { timeout: 50 })
+  const slow = probe(() => sleep(400), { timeoutMs: 50 })
   const started = Date.now()
   t.equal(await slow.run(), 'fail')
   t.ok(Date.now() - started < 350, 'the probe gave up at its timeout, not when the check finished')
@@ -74,7 +74,7 @@ t.test('thresholds: a flapping dependency flips state only after consecutive res
 t.test('background polling is fast until the first pass, then at the interval', async (t) => {
   let up = false
   let calls = 0
-  const p = probe(async () => { calls++; if (!up) throw new Error('down') }, { startInterval: 10, interval: 300 })
+  const p = probe(async () => { calls++; if (!up) throw new Error('down') }, { startIntervalMs: 10, intervalMs: 300 })
   p.start()
   t.teardown(() => p.stop())
   await sleep(120)
@@ -96,7 +96,7 @@ t.test('background polling is fast until the first pass, then at the interval', 
 t.test('a dependency that comes up early in the ramp is seen within its next step', async (t) => {
   let up = false
   let calls = 0
-  const p = probe(async () => { calls++; if (!up) throw new Error('down') }, { startInterval: 10, interval: 300 })
+  const p = probe(async () => { calls++; if (!up) throw new Error('down') }, { startIntervalMs: 10, intervalMs: 300 })
   p.start()
   t.teardown(() => p.stop())
   while (calls < 2) await sleep(1)
@@ -108,7 +108,7 @@ t.test('a dependency that comes up early in the ramp is seen within its next ste
 
 t.test('stop() aborts a run under way and clears the timer', async (t) => {
   let aborted = false
-  const p = probe((signal) => new Promise((resolve) => signal.addEventListener('abort', () => { aborted = true; resolve(undefined) })), { timeout: 10_000 })
+  const p = probe((signal) => new Promise((resolve) => signal.addEventListener('abort', () => { aborted = true; resolve(undefined) })), { timeoutMs: 10_000 })
   p.start()
   await sleep(20)
   p.stop()
