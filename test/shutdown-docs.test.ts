@@ -17,7 +17,7 @@ const num = (text: string, pattern: RegExp, what: string): number => {
 function startupNumbers (text: string) {
   const probe = /startupProbe:[\s\S]*?periodSeconds: (\d+)[\s\S]*?failureThreshold: (\d+)/.exec(text)
   const snippet = /startup: \{ startupProbe: \{ periodSeconds: (\d+), failureThreshold: (\d+) \} \}/.exec(text)
-  const phases = [...text.matchAll(/(\w+): \{ [^}]*timeout: ([\d_]+) \}/g)].map((m) => Number(m[2]!.replace(/_/g, '')))
+  const phases = [...text.matchAll(/(\w+): \{ [^}]*timeoutMs: ([\d_]+) \}/g)].map((m) => Number(m[2]!.replace(/_/g, '')))
   return { yaml: [Number(probe?.[1]), Number(probe?.[2])], snippet: [Number(snippet?.[1]), Number(snippet?.[2])], phases }
 }
 
