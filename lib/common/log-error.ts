@@ -6,6 +6,9 @@ import { redactMessage } from '../redact/index.js'
  * lines (`at fn (file:line)`), each redacted too, so a connection string in a
  * message never reaches the log through the stack's first line either. Every
  * property read is guarded: a hostile thrown value must not break logging.
+ * `cause` is kept, copied the same way, so a wrapped driver error keeps its
+ * reason (pino prints it as `outer: inner` and `caused by:`): at most
+ * MAX_CAUSES deep, and a cycle ends the chain instead of looping.
  */
 export interface LoggedError extends Error {
   type: string
@@ -13,8 +16,14 @@ export interface LoggedError extends Error {
 }
 
 const MAX_FRAMES = 10
+const MAX_CAUSES = 5
 
 export function logError (error: unknown): LoggedError {
+  return copy(error, new Set(), 0)
+}
+
+function copy (error: unknown, seen: Set<unknown>, depth: number): LoggedError {
+  seen.add(error)
   const type = safe(() => error instanceof Error ? (typeof error.name === 'string' && error.name !== '' ? error.name : error.constructor.name) : typeof error, 'Error')
   const raw = safe(() => error instanceof Error ? error.message : typeof error === 'string' ? error : `non-error value thrown: ${typeof error}`, '')
   const message = redactMessage(typeof raw === 'string' ? raw : '')
@@ -40,6 +49,12 @@ export function logError (error: unknown): LoggedError {
   out.stack = [`${type}: ${message}`, ...frames].join('\n')
   const code = safe(() => (error as { code?: unknown } | null)?.code, undefined)
   if (typeof code === 'string') out.code = redactMessage(code)
+  const cause = safe(() => error instanceof Error ? error.cause : undefined, undefined)
+  // Defined like Error's own `cause` (not enumerable), so serializers that
+  // walk own keys do not print it twice.
+  if (cause !== undefined && cause !== null && !seen.has(cause) && depth < MAX_CAUSES) {
+    Object.defineProperty(out, 'cause', { value: copy(cause, seen, depth + 1), enumerable: false, writable: true, configurable: true })
+  }
   return out
 }
 
