@@ -10,6 +10,7 @@ const skip = skipWithoutChromium
 // The page sets up its chat once its script has read the server's config.
 const pageReady = (page: Page): Promise<unknown> => page.waitForFunction(() => (globalThis as unknown as { chat?: unknown }).chat !== undefined, undefined, { timeout: 15_000 })
 const received = (page: Page): Promise<string[]> => page.evaluate(() => (globalThis as unknown as { received: string[] }).received)
+const closeCodes = (page: Page): Promise<number[]> => page.evaluate(() => [...(globalThis as unknown as { closes: number[] }).closes])
 const state = (page: Page): Promise<string> => page.evaluate(() => (globalThis as unknown as { chat: { state: string } }).chat.state)
 
 t.test('a browser page that connects during a cold start ends connected and exchanging messages', { skip, timeout: 60_000 }, async (t) => {
@@ -39,6 +40,10 @@ t.test('messages typed in the browser during a restart all arrive, in order, onc
   await pageReady(page)
   const deadline = Date.now() + 20_000
   while (await state(page) !== 'open' && Date.now() < deadline) await sleep(50)
+  // The page may load inside the cold start (startChat returns once the server listens, the gate opens
+  // ~0.1-0.3 s later): its first attempts are then refused, 1006 in a browser, and closes[0] is one of those,
+  // not the restart. The restart's close is the first one after the socket opened.
+  const closesBefore = await closeCodes(page)
   await page.evaluate(() => (globalThis as unknown as { chat: { send: (s: string) => void } }).chat.send('before'))
   while ((await received(page)).length < 1 && Date.now() < deadline) await sleep(20)
 
@@ -53,8 +58,9 @@ t.test('messages typed in the browser during a restart all arrive, in order, onc
   while ((await received(page)).length < 1 + typed.length && Date.now() < deadline) await sleep(50)
   await sleep(300)
   t.same(await received(page), ['before', ...typed], 'every message arrived, in order, exactly once')
-  const closes = await page.evaluate(() => (globalThis as unknown as { closes: number[] }).closes)
-  t.equal(closes[0], 1012, 'the restart was announced with 1012')
-  t.notOk(closes.includes(1011), 'never 1011')
+  const all = await closeCodes(page)
+  t.ok(closesBefore.every((c) => c === 1006), `attempts refused during the cold start, if any, were 1006 (${closesBefore.join(', ')})`)
+  t.equal(all[closesBefore.length], 1012, `the restart was announced with 1012 (closes: ${all.join(', ')})`)
+  t.notOk(all.includes(1011), 'never 1011')
   t.equal(await state(page), 'open')
 })
