@@ -16,7 +16,10 @@ const state = (page: Page): Promise<string> => page.evaluate(() => (globalThis a
 t.test('a browser page that connects during a cold start ends connected and exchanging messages', { skip, timeout: 60_000 }, async (t) => {
   const port = await freePort()
   const page = await (await browser(t)).newPage()
-  await startChat(t, port, { WARMUP_MS: '2000', GATE_MODE: 'reject', LOG_LEVEL: 'warn' })
+  // The warm-up runs from the store's creation, and a loaded machine takes seconds to listen: long enough
+  // that the page still loads inside it, which is checked rather than assumed.
+  await startChat(t, port, { WARMUP_MS: '5000', GATE_MODE: 'reject', LOG_LEVEL: 'warn' })
+  t.equal((await fetch(`http://127.0.0.1:${port}/health/ready`)).status, 503, 'still warming up when the page loads')
   await page.goto(`http://127.0.0.1:${port}/`)
   await pageReady(page)
   t.not(await state(page), 'open', 'not connected while the server warms up')
