@@ -37,8 +37,10 @@ export interface Upgrade {
 
 /** One request on a plain HTTP route gated with `readiness: { gate: true }`. */
 export interface GatedRequest {
-  /** The client connection, when it can be watched (light-my-request's has no events). */
+  /** The client connection, when it can be watched (light-my-request's has no events); under HTTP/2, the stream's. */
   connection: Duplex | undefined
+  /** What `maxHeldPerConnection` counts per: the TCP socket, or the HTTP/2 session all of its streams share. */
+  connectionKey: object | undefined
   proceed: () => void
   takeOver: () => void
   respond: (status: number, headers: Record<string, string>, body: object) => void
@@ -121,7 +123,7 @@ export class GateController {
     if (route.options.mode !== 'hold' || readiness.closing) { this.#refuseHttp(route, request, readiness.closing ? 'draining' : 'not-ready'); return }
     const watchable = request.connection
     const heldSince = performance.now()
-    const held = this.registry.hold(route, this.#holdTimeoutOf(route), watchable)
+    const held = this.registry.hold(route, this.#holdTimeoutOf(route), request.connectionKey)
     // Only a pending hold watches its socket: a pipelining client refused at once ('full') must not add
     // a 'close' listener per request (1,000 of them tripped MaxListenersExceededWarning).
     if (held.pending) watchable?.once('close', held.cancel)

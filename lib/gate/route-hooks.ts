@@ -47,8 +47,11 @@ export function gateRoutes (gate: GateController, defaults: Pick<GateSettings, '
     return function readinessGate (request, reply, next) {
       // light-my-request's inject() has a socket without events: hold on without watching it.
       const socket = request.raw.socket as Duplex | undefined
+      const watchable = typeof socket?.once === 'function' ? socket : undefined
       gate.http(route, {
-        connection: typeof socket?.once === 'function' ? socket : undefined,
+        connection: watchable,
+        // Under HTTP/2 each stream has a socket object of its own: the session is the client connection.
+        connectionKey: (request.raw as { stream?: { session?: object } }).stream?.session ?? watchable,
         proceed: next,
         takeOver: () => { reply.hijack() },
         respond: (status, headers, body) => { void reply.code(status).headers(headers).send(body) }
