@@ -78,7 +78,7 @@ t.test('background polling is fast until the first pass, then at the interval', 
   p.start()
   t.teardown(() => p.stop())
   await sleep(120)
-  // Backing off from startInterval (10, then 10-30, 30-90 ms...), still far more often than the 300 ms interval.
+  // The delay grows from startInterval with the time down (10 ms + 8 % of it: under 20 ms here), far more often than the 300 ms interval.
   t.ok(calls >= 3, `polled fast while failing (${calls} calls in 120 ms)`)
   up = true
   const cameUp = Date.now()
@@ -90,8 +90,8 @@ t.test('background polling is fast until the first pass, then at the interval', 
   t.ok(calls - after <= 1, `polled at the interval once passing (${calls - after} calls in 200 ms)`)
 })
 
-// The ramp grows each step to at most 3x the one before (10, <=30, <=90 ms...): a dependency that comes up
-// early in an outage is seen within tens of milliseconds. (Flipping it after a fixed sleep made this flaky:
+// The delay grows with the time down (10 ms + 8 % of it): a dependency that comes up early in an outage is
+// seen within tens of milliseconds. (Flipping it after a fixed sleep made this flaky:
 // by then a step could be 270 ms.)
 t.test('a dependency that comes up early in the ramp is seen within its next step', async (t) => {
   let up = false
@@ -100,7 +100,7 @@ t.test('a dependency that comes up early in the ramp is seen within its next ste
   p.start()
   t.teardown(() => p.stop())
   while (calls < 2) await sleep(1)
-  up = true // the next step is at most 3 x 30 ms away
+  up = true // the next step is at most 10 + 8 % of the time down away (under 20 ms here)
   const cameUp = Date.now()
   while (!p.passing) await sleep(2)
   t.ok(Date.now() - cameUp < 90 + 60, `seen ${Date.now() - cameUp} ms after it came up`)

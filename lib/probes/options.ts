@@ -13,10 +13,11 @@ export interface ProbeObjectDefinition {
   /** Delay between runs once the probe has passed, in ms (default 2000). */
   intervalMs?: number
   /**
-   * First delay between runs until the first pass (ms, default 50). While the
-   * dependency stays down it backs off with jitter (each delay between the
-   * previous one and 3x it, then 0.8-1x `intervalMs`), so a dependency that comes
-   * up is seen within `intervalMs + timeoutMs` ms (default 3000 ms).
+   * First delay between runs while not passing (ms, default 50). The delay
+   * grows with the time the dependency has been down: one back after T ms is
+   * seen within `startIntervalMs + 8 % of T` (capped at `intervalMs / 0.85`;
+   * 250 ms after 2.5 s with defaults), and one that stays down gets at most 60
+   * checks in the first 30 s, then one per `intervalMs` or fewer.
    */
   startIntervalMs?: number
   critical?: boolean
@@ -40,7 +41,7 @@ export const PROBE_OPTIONS = {
   check: option('the check: `async (signal) => {}`; throw (or return { status: \'fail\' }) to fail', (path, v) => functionOption<ProbeCheck>(path, v, true) as ProbeCheck),
   timeoutMs: option('bound on one run, in ms (default 1000)', (path, v) => durationOption(path, v, PROBE_DEFAULTS.timeout)),
   intervalMs: option('delay between runs once passing, in ms (default 2000)', (path, v) => durationOption(path, v, PROBE_DEFAULTS.interval)),
-  startIntervalMs: option('first delay between runs until the first pass, in ms (default 50, backing off to intervalMs)', (path, v) => durationOption(path, v, PROBE_DEFAULTS.startInterval)),
+  startIntervalMs: option('first delay between runs while not passing, in ms (default 50; grows with the time down, to intervalMs)', (path, v) => durationOption(path, v, PROBE_DEFAULTS.startInterval)),
   critical: option('whether readiness needs it (default true); a failing non-critical probe only degrades', (path, v) => booleanOption(path, v, PROBE_DEFAULTS.critical)),
   // A threshold of 1e300 never trips: past a few hundred runs it means "never", which is a bug, not a setting.
   failureThreshold: option('consecutive failures before it fails (default 1)', (path, v) => integerOption(path, v, PROBE_DEFAULTS.failureThreshold, 1, MAX_THRESHOLD)),

@@ -2,6 +2,7 @@ import { raceAbort } from '../common/abort.js'
 import { ProbeTimeoutError, safeRead, toError } from '../common/errors.js'
 import { parseResult, type ParsedResult } from './result.js'
 import { redactError, type RedactedError } from '../redact/index.js'
+import { downDelayMs } from './schedule.js'
 
 export type { ProbeResult } from './result.js'
 
@@ -19,12 +20,12 @@ export interface ProbeConfig {
   /** Delay between runs once the probe has passed, in ms (default 2000). */
   interval: number
   /**
-   * First delay between runs until the probe first passes, in ms (default 50).
-   * While the dependency stays down the delay backs off with jitter (each
-   * delay random between the previous one and 3x it, then random in [0.8, 1] x
-   * `interval` once it gets there), so a fleet restarting during an outage
-   * does not hammer it, and a dependency that comes up is still seen within
-   * `interval + timeout` ms (default 3 s; within tens of ms in the first ~100 ms).
+   * First delay between runs while the probe is not passing (before its first
+   * pass, or once it has turned `fail`), in ms (default 50). The delay then grows
+   * with the time the dependency has been down (lib/probes/schedule.ts): a
+   * dependency back after T ms is seen within `startInterval + 8 % of T` ms
+   * (capped at interval / 0.85), and one that stays down is checked at most 60
+   * times in the first 30 s, then once per `interval` or less (with defaults).
    */
   startInterval: number
   /** A failing critical probe makes the app not ready; a non-critical one only degrades it (`warn`). */
@@ -69,7 +70,6 @@ export class Probe {
   readonly name: string
   readonly config: ProbeConfig
   #status: ProbeStatus = 'unknown'
-  #hasPassed = false
   #latencyMs: number | null = null
   #lastCheckAt: number | null = null
   #lastSuccessAt: number | null = null
@@ -83,8 +83,8 @@ export class Probe {
   /** The last check's own promise until it settles: a check that ignores its signal must not run twice at once. */
   #unsettled: Promise<void> | null = null
   #observed: ParsedResult | null = null
-  /** Current backoff delay before the first pass (decorrelated jitter). */
-  #backoff: number | null = null
+  /** When the current run of failures began (performance.now()), null while passing. */
+  #downSince: number | null = null
   #timer: NodeJS.Timeout | null = null
   #polling = false
   #stopped = false
@@ -106,26 +106,15 @@ export class Probe {
   get lastError (): RedactedError | null { return this.#lastError }
 
   /**
-   * Delay until the next background run: the configured interval once the
-   * probe has passed; before that, a jittered backoff from `startInterval`
-   * towards `interval`: each delay random between the previous one and 3x it
-   * (decorrelated jitter with a rising floor, so the ramp never falls back to
-   * fast polling), and once at `interval`, random in [0.8, 1] x interval so a
-   * fleet that started together does not retry in lockstep.
+   * Delay until the next background run: the configured interval while the
+   * probe passes (its cadence, and the failure threshold counts runs at it);
+   * while it is not passing, a delay that grows with the time it has been down
+   * (lib/probes/schedule.ts), jittered so a fleet does not check in step.
    */
-  nextDelay (random: () => number = Math.random): number {
+  nextDelay (random: () => number = Math.random, now: number = performance.now()): number {
     const { interval, startInterval } = this.config
-    if (this.#hasPassed || startInterval >= interval) {
-      this.#backoff = null
-      return interval
-    }
-    if (this.#backoff === null) {
-      this.#backoff = startInterval
-      return startInterval
-    }
-    if (this.#backoff >= interval) return Math.round(interval * (0.8 + 0.2 * random()))
-    this.#backoff = Math.min(interval, this.#backoff * (1 + 2 * random()))
-    return Math.round(this.#backoff)
+    if (this.passing) return interval
+    return downDelayMs(this.#downSince === null ? 0 : now - this.#downSince, { startInterval, interval }, random)
   }
 
   /**
@@ -226,11 +215,11 @@ export class Probe {
       clearTimeout(timer)
       this.#inFlightAbort = null
     }
-    this.#record(failure, result, performance.now() - started)
+    this.#record(failure, result, performance.now() - started, started)
     return this.#status
   }
 
-  #record (failure: Error | null, result: ParsedResult | null, latency: number): void {
+  #record (failure: Error | null, result: ParsedResult | null, latency: number, started: number): void {
     // A run cut short by stop() says nothing about the dependency.
     if (this.#stopped) return
     const now = Date.now()
@@ -248,12 +237,14 @@ export class Probe {
       // fail/unknown the success threshold applies.
       if (this.passing || this.#consecutiveSuccesses >= this.config.successThreshold) {
         this.#status = level
-        this.#hasPassed = true
+        this.#downSince = null
       }
     } else {
       this.#consecutiveFailures++
       this.#consecutiveSuccesses = 0
       this.#lastFailureAt = now
+      // Down since this run began: the schedule's delays grow from here.
+      if (this.#downSince === null) this.#downSince = started
       this.#lastError = redactError(failure)
       // Until the first verdict there is nothing to flap from: one failure is enough to say `fail`.
       const threshold = previous === 'unknown' ? 1 : this.config.failureThreshold
