@@ -20,7 +20,7 @@ const websocketGate: FastifyPluginAsync<WebSocketGateOptions> = async (fastify, 
   const readiness = ensureReadiness(fastify)
   claimPart(fastify, 'the WebSocket gate')
   const gate = new GateController(readiness, settings, fastify.log, fastify.server)
-  readiness.websocket = gate.view()
+  readiness.use({ websocket: gate.view(), closer: async function drainWebSockets () { await gate.drain() } })
 
   fastify.addHook('onRoute', gateRoutes(gate, settings))
 
@@ -34,9 +34,6 @@ const websocketGate: FastifyPluginAsync<WebSocketGateOptions> = async (fastify, 
     hookDone()
   })
 
-  readiness.addCloser(async function drainWebSockets () {
-    await gate.drain()
-  })
   // Runs before @fastify/websocket's own preClose (which closes sockets with no code, 1005) when the
   // suite is registered first; registered after it, that preClose (or the app's own) runs first and
   // this drains what it left. The shutdown sequence drains before app.close() in both layouts.

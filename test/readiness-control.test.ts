@@ -128,7 +128,7 @@ t.test('app.readiness is typed narrowly; websocket is never null, even without t
   t.equal(api.websocket.isReadyForConnections(), true)
   t.same(api.websocket.getConnectionReadiness().routes, {})
   // @ts-expect-error internal wiring is not part of the public type
-  t.type(app.readiness.addCloser, 'function')
+  t.type(app.readiness.use, 'function')
   t.throws(() => {
     // @ts-expect-error the websocket view is not writable through the public type
     app.readiness.websocket = null

@@ -108,13 +108,6 @@ export class Readiness<App = unknown> extends SafeEmitter implements ReadinessAp
   get gated (): boolean { return this.#websocket !== null }
   get startupMode (): StartupMode { return this.#startup.mode }
 
-  // The registrations as they were before `use` and `configureStartup`: thin delegations, kept while callers move.
-  set websocket (value: WebSocketReadiness) { this.use({ websocket: value ?? null as unknown as WebSocketReadiness }) }
-  addCloser (closer: Closer): void { this.use({ closer }) }
-  setShutdownSequence (sequence: ShutdownSequenceRun): void { this.use({ shutdown: sequence }) }
-  set startupMode (mode: StartupMode) { this.configureStartup({ mode }) }
-  configureBudget (budget: Budget, platform: Platform): void { this.configureStartup({ budget, platform }) }
-  set failedStartupGraceMs (ms: number | null) { this.configureStartup({ failedStartupGraceMs: ms }) }
 
   // ---------------------------------------------------------------- probes and phases
 
