@@ -55,7 +55,7 @@ t.test('a cold start and a drain, scraped from the real Prometheus exporter, mat
   let m = await scrape()
   t.equal(value(m, 'fastify_readiness_ready{}'), 0, 'not ready during the cold start')
   t.equal(value(m, 'fastify_readiness_startup_state{fastify_readiness_startup_state="running"}'), 1, 'startup is running')
-  t.equal(value(m, 'fastify_readiness_gate_refused_total{fastify_readiness_gate_reason="not-ready",http_route="/refused"}'), 3, 'three refusals, as the clients saw')
+  t.equal(value(m, 'fastify_readiness_gate_refused_total{fastify_readiness_gate_reason="not_ready",http_route="/refused"}'), 3, 'three refusals, as the clients saw')
   t.equal(value(m, 'fastify_readiness_websocket_connection_count{fastify_readiness_connection_state="held",http_route="/held"}'), 4, 'four upgrades held now')
   t.equal(value(m, 'fastify_readiness_websocket_connection_count{fastify_readiness_connection_state="open",http_route="/held"}'), 0, 'none open yet')
   t.equal(value(m, 'fastify_readiness_probe_status{fastify_readiness_probe="db",fastify_readiness_probe_status="pass"}'), 1, 'the db probe passes')
@@ -81,7 +81,7 @@ t.test('a cold start and a drain, scraped from the real Prometheus exporter, mat
   t.equal(value(m, 'fastify_readiness_websocket_connection_count{fastify_readiness_connection_state="open",http_route="/held"}'), 4, 'four open sockets, as the clients have')
   t.equal(value(m, 'fastify_readiness_websocket_connection_count{fastify_readiness_connection_state="held",http_route="/held"}'), 0, 'none held any more')
   t.equal(value(m, 'fastify_readiness_transitions_total{fastify_readiness_outcome="ready"}'), 1, 'one turn to ready')
-  t.ok(value(m, 'fastify_readiness_probe_latency_seconds{fastify_readiness_probe="db"}') >= 0, 'probe latency is reported')
+  t.ok(value(m, 'fastify_readiness_probe_duration_count{fastify_readiness_probe="db"}') >= 1, 'probe run durations are recorded')
 
   // One more upgrade after ready: admitted without a hold.
   const late = await connect(`${ws}/refused`)
@@ -131,7 +131,7 @@ t.test('refusals by reason, closes on loss and probe flaps are counted', async (
 
   const m = await scrape()
   t.equal(value(m, 'fastify_readiness_gate_closed_on_loss_total{http_route="/chat"}'), 2, 'two closed on loss')
-  t.equal(value(m, 'fastify_readiness_gate_refused_total{fastify_readiness_gate_reason="not-ready",http_route="/chat"}'), 1, 'one refused while not ready')
+  t.equal(value(m, 'fastify_readiness_gate_refused_total{fastify_readiness_gate_reason="not_ready",http_route="/chat"}'), 1, 'one refused while not ready')
   t.equal(value(m, 'fastify_readiness_probe_transitions_total{fastify_readiness_probe="db",fastify_readiness_probe_status="fail"}'), 1, 'the flap to fail')
   t.equal(value(m, 'fastify_readiness_probe_transitions_total{fastify_readiness_probe="db",fastify_readiness_probe_status="pass"}'), 2, 'pass at start and after the loss')
   t.equal(value(m, 'fastify_readiness_transitions_total{fastify_readiness_outcome="ready"}'), 2, 'ready twice')

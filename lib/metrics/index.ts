@@ -22,8 +22,19 @@ export const ATTR = {
 // Startup and phases take from milliseconds to minutes; holds are bounded by 5 s.
 const STARTUP_BUCKETS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300]
 const HOLD_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+// Probe runs take from under a millisecond to their timeout (default 5 s, at most minutes).
+const PROBE_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
 const PROBE_STATUSES: readonly ProbeStatus[] = ['unknown', 'pass', 'fail']
 const STARTUP_STATES = ['pending', 'running', 'done', 'failed'] as const
+
+/**
+ * Attribute values are snake_case, as OpenTelemetry's own enums are: the gate's
+ * refusal reasons (`not-ready` in the API) are written `not_ready` here, like
+ * the transitions' outcome.
+ */
+export function enumValue (value: string): string {
+  return value.replaceAll('-', '_')
+}
 
 /**
  * Feeds OpenTelemetry instruments from the readiness state. Counters and
@@ -77,7 +88,13 @@ export function bindReadinessMetrics<App> (readiness: Readiness<App>, meter: Met
   const draining = meter.createObservableGauge(`${p}.draining`, { description: '1 from the start of the shutdown sequence, else 0.', unit: '1' })
   const startupState = meter.createObservableGauge(`${p}.startup.state`, { description: '1 for the current startup state, 0 for the others.', unit: '1' })
   const probeStatus = meter.createObservableGauge(`${p}.probe.status`, { description: '1 for the current status of each probe, 0 for the others.', unit: '1' })
-  const probeLatency = meter.createObservableGauge(`${p}.probe.latency`, { description: 'Duration of the last finished run of each probe.', unit: 's' })
+  // The readiness state has no per-run event: the collection records the last
+  // run of each probe that ran since the previous collection (a sample of the runs).
+  const probeDuration = meter.createHistogram(`${p}.probe.duration`, {
+    description: 'Duration of probe runs: the last finished run of each probe that ran since the previous collection.',
+    unit: 's',
+    advice: { explicitBucketBoundaries: PROBE_BUCKETS }
+  })
   const connections = meter.createObservableUpDownCounter(`${p}.websocket.connection.count`, {
     description: 'WebSocket connections per gated route: open, or held by the gate.',
     unit: '{connection}'
@@ -114,7 +131,7 @@ export function bindReadinessMetrics<App> (readiness: Readiness<App>, meter: Met
     if (wasHeld) holdDuration.record(heldMs / 1000, attrs(`h:${route}`, () => ({ [ATTR.route]: route })))
   }
   const onRefused = (route: string, reason: GateRefusal): void => {
-    refused.add(1, attrs(`r:${route}:${reason}`, () => ({ [ATTR.route]: route, [ATTR.reason]: reason })))
+    refused.add(1, attrs(`r:${route}:${reason}`, () => ({ [ATTR.route]: route, [ATTR.reason]: enumValue(reason) })))
   }
   const onClosedOnLoss = (route: string, count: number): void => {
     closedOnLoss.add(count, attrs(`l:${route}`, () => ({ [ATTR.route]: route })))
@@ -146,6 +163,7 @@ export function bindReadinessMetrics<App> (readiness: Readiness<App>, meter: Met
   readiness.on('gateClosedOnLoss', onClosedOnLoss)
   readiness.on('socketsDrained', onDrained)
 
+  const runsSeen = new Map<string, number>()
   // One read of the state per collection, shared by every gauge.
   const observe: BatchObservableCallback = (obs) => {
     const status = readiness.status()
@@ -154,7 +172,10 @@ export function bindReadinessMetrics<App> (readiness: Readiness<App>, meter: Met
     for (const state of STARTUP_STATES) obs.observe(startupState, status.startup.state === state ? 1 : 0, attrs(`s:${state}`, () => ({ [ATTR.startupState]: state })))
     for (const [name, probe] of Object.entries(status.probes)) {
       for (const s of PROBE_STATUSES) obs.observe(probeStatus, probe.status === s ? 1 : 0, attrs(`p:${name}:${s}`, () => ({ [ATTR.probe]: name, [ATTR.probeStatus]: s })))
-      if (probe.latencyMs !== null) obs.observe(probeLatency, probe.latencyMs / 1000, attrs(`pl:${name}`, () => ({ [ATTR.probe]: name })))
+      if (probe.latencyMs !== null && probe.runs !== runsSeen.get(name)) {
+        runsSeen.set(name, probe.runs)
+        probeDuration.record(probe.latencyMs / 1000, attrs(`pl:${name}`, () => ({ [ATTR.probe]: name })))
+      }
     }
     const ws = readiness.websocket?.getConnectionReadiness()
     if (ws !== undefined) {
@@ -165,7 +186,7 @@ export function bindReadinessMetrics<App> (readiness: Readiness<App>, meter: Met
       }
     }
   }
-  const observables = [ready, draining, startupState, probeStatus, probeLatency, connections, holds]
+  const observables = [ready, draining, startupState, probeStatus, connections, holds]
   meter.addBatchObservableCallback(observe, observables)
 
   return () => {
