@@ -1,4 +1,4 @@
-import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { ServerResponse } from 'node:http'
 import fp from 'fastify-plugin'
 import type { FastifyPluginAsync } from 'fastify'
 import type {} from '@fastify/websocket'
@@ -9,6 +9,7 @@ import { ShutdownSequence } from '../lib/shutdown/sequence.js'
 import { shutdownSettings, shutdownWarnings } from '../lib/shutdown/defaults.js'
 import { onShutdownSignal, SIGNALS, type Signal } from '../lib/shutdown/signals.js'
 import { InFlightRequests } from '../lib/shutdown/in-flight.js'
+import { Http2Sessions } from '../lib/shutdown/sessions.js'
 import { claimPart, ensureReadiness } from '../lib/core/app.js'
 import { option, readOptionTable } from '../lib/common/option-spec.js'
 
@@ -62,36 +63,29 @@ const shutdownPlugin: FastifyPluginAsync<ShutdownPluginOptions> = async (fastify
   const readiness = ensureReadiness(fastify)
   claimPart(fastify, 'the shutdown sequence')
 
-  // In-flight requests, which the close waits for and a timed-out shutdown names. Upgrades are counted as
-  // sockets by the gate. Counted when the server emits them, before any hook: an app's own async onRequest
-  // hook (auth, a rate limit) runs before the suite's, and a request waiting in it is in flight too.
-  const inFlight = new InFlightRequests()
-  const onServerRequest = (request: IncomingMessage, response: ServerResponse): void => {
-    inFlight.track(request, response)
-    if (readiness.draining) endKeepAlive(response)
-  }
-  fastify.server.on('request', onServerRequest)
-  // The other servers of listen({ host: 'localhost' }) emit their requests on themselves, which Fastify keeps
-  // to itself: those (and injected ones) are counted here.
-  fastify.addHook('onRequest', function countInFlight (request, reply, next) {
-    if (request.ws !== true && inFlight.track(request.raw, reply.raw) && readiness.draining) endKeepAlive(reply.raw)
-    next()
-  })
+  // In-flight requests, which the close waits for and a timed-out shutdown names (upgrades are counted as
+  // sockets by the gate), and HTTP/2 sessions, which the close tells to go away. Nothing runs per request
+  // until a drain begins: no hook, no listener (lib/shutdown/in-flight.ts).
+  const inFlight = new InFlightRequests(fastify.server)
+  inFlight.start()
+  const sessions = new Http2Sessions(fastify.server as unknown as ConstructorParameters<typeof Http2Sessions>[0])
   fastify.addHook('onClose', function stopCounting (_instance, hookDone) {
-    fastify.server.removeListener('request', onServerRequest)
+    inFlight.stop()
+    sessions.stop()
     hookDone()
   })
 
   const sequence = new ShutdownSequence({
     startDraining: () => {
       readiness.startDraining()
-      for (const response of inFlight.responses()) endKeepAlive(response)
+      inFlight.drain(endKeepAlive)
     },
     startupRunning: () => readiness.startupState === 'running',
     abortStartup: () => { void readiness.close() },
     closeConnections: async () => await readiness.closeConnections(),
     close: async () => {
       const closed = fastify.close()
+      sessions.goAway()
       // server.close() ends idle keep-alive connections, but not one that never finished a request (a
       // browser's preconnect, a slow or stuck client): it would hold the close until shutdown.timeoutMs.
       // Once no request is in flight, every connection left is one of those.
@@ -104,7 +98,7 @@ const shutdownPlugin: FastifyPluginAsync<ShutdownPluginOptions> = async (fastify
     },
     openWork: () => {
       const ws = readiness.websocket?.getConnectionReadiness()
-      return { inFlightRequests: inFlight.size, openSockets: ws?.open ?? 0, heldUpgrades: ws?.held ?? 0 }
+      return { inFlightRequests: inFlight.size, http2Sessions: sessions.size, openSockets: ws?.open ?? 0, heldUpgrades: ws?.held ?? 0 }
     }
   }, settings, fastify.log)
   readiness.use({ shutdown: async () => await sequence.run() })
@@ -136,7 +130,7 @@ function endKeepAlive (response: ServerResponse): void {
 }
 
 function closeAllConnections (server: unknown): void {
-  // node:http and node:https servers have it; an HTTP/2 server does not, and closes its sessions itself.
+  // node:http and node:https servers have it; an HTTP/2 server does not (its sessions were told to go away).
   const close = (server as { closeAllConnections?: () => void }).closeAllConnections
   if (typeof close === 'function') close.call(server)
 }

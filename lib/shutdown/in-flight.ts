@@ -1,75 +1,94 @@
-import type { IncomingMessage, ServerResponse } from 'node:http'
+import { subscribe, unsubscribe } from 'node:diagnostics_channel'
+import type { IncomingMessage, Server, ServerResponse } from 'node:http'
+import type { Socket } from 'node:net'
 
-type Connection = { once: (event: 'close', listener: () => void) => unknown }
+/** Node publishes every HTTP/1 request here before emitting it (documented in node:diagnostics_channel). */
+const REQUEST_START = 'http.server.request.start'
+
+interface RequestStart { request: IncomingMessage, response: ServerResponse, socket: Socket, server: Server }
 
 /**
- * The HTTP requests the close step waits for, by connection. A response
- * normally says when it is done ('close'), but not always: Node never closes
- * the response of a pipelined request that was still queued when its client
- * went away, so the connection's own 'close' ends every request it carried.
- * One listener per connection, however many requests it pipelines.
+ * The HTTP requests the close step waits for, kept at the cost of two Map operations per request: the
+ * last response each connection of this app was given. That is all a drain needs: responses on one
+ * connection finish in order, so the last one in flight is the connection's in-flight work, and a
+ * connection that closes takes its requests with it (Node never closes the response of a pipelined
+ * request whose client left). No listener per request, no hook: the requests a drain starts with are
+ * read off this map, and only from then on is each request looked at (Connection: close).
+ *
+ * Read from Node's diagnostics channel rather than the server's `request` event: the other servers of
+ * `listen({ host: 'localhost' })`, which Fastify keeps to itself, publish there too (they share the
+ * app's request handler, which is how they are told from another app's servers in the same process).
+ * Requests are seen when Node parses them, before any hook: one waiting in an app's own async onRequest
+ * hook is in flight too.
  */
 export class InFlightRequests {
-  readonly #byConnection = new Map<object, Set<ServerResponse>>()
-  readonly #tracked = new WeakSet<ServerResponse>()
-  readonly #watched = new WeakSet<object>()
-  #count = 0
-  #whenIdle: Array<() => void> = []
+  readonly #latest = new Map<Socket, ServerResponse>()
+  readonly #servers = new WeakMap<object, boolean>()
+  readonly #appServer: object
+  readonly #handler: unknown
+  #onDrainRequest: ((response: ServerResponse) => void) | null = null
+  #subscribed = false
 
-  get size (): number { return this.#count }
-
-  /** Counts a request once, however many times it is seen; false when it already was. */
-  track (request: IncomingMessage, response: ServerResponse): boolean {
-    if (this.#tracked.has(response)) return false
-    this.#tracked.add(response)
-    // light-my-request's inject() gives a socket without events: the response alone then says when it is done.
-    const socket = request.socket as unknown as Partial<Connection> | undefined
-    const connection = typeof socket?.once === 'function' ? socket as Connection : undefined
-    const key: object = connection ?? response
-    let responses = this.#byConnection.get(key)
-    if (responses === undefined) {
-      responses = new Set()
-      this.#byConnection.set(key, responses)
-    }
-    responses.add(response)
-    this.#count++
-    if (connection !== undefined && !this.#watched.has(connection)) {
-      this.#watched.add(connection)
-      connection.once('close', () => this.#connectionGone(key))
-    }
-    response.once('close', () => this.#done(key, response))
-    return true
+  constructor (appServer: { listeners: (event: 'request') => unknown[] }) {
+    this.#appServer = appServer
+    this.#handler = appServer.listeners('request')[0]
   }
 
-  * responses (): Iterable<ServerResponse> {
-    for (const responses of this.#byConnection.values()) yield * responses
+  /** Starts reading requests; `stop()` ends it (the app's onClose). */
+  start (): void {
+    if (this.#subscribed) return
+    this.#subscribed = true
+    subscribe(REQUEST_START, this.#onRequest)
   }
 
-  /** Resolves once no request is in flight. */
+  stop (): void {
+    if (!this.#subscribed) return
+    this.#subscribed = false
+    unsubscribe(REQUEST_START, this.#onRequest)
+  }
+
+  /** From now on every request's response goes to `onRequest`, and so does each one in flight now. */
+  drain (onRequest: (response: ServerResponse) => void): void {
+    this.#onDrainRequest = onRequest
+    for (const response of this.#pending()) onRequest(response)
+  }
+
+  /** Connections with a request in flight (a pipelining one counts once). */
+  get size (): number { return this.#pending().length }
+
+  /** Resolves once no request is in flight, including those that came while waiting. */
   async idle (): Promise<void> {
-    if (this.#count > 0) await new Promise<void>((resolve) => this.#whenIdle.push(resolve))
+    for (let pending = this.#pendingEntries(); pending.length > 0; pending = this.#pendingEntries()) {
+      await Promise.all(pending.map(async ([socket, response]) => await new Promise<void>((resolve) => {
+        response.once('close', resolve)
+        socket.once('close', resolve)
+      })))
+    }
   }
 
-  #done (key: object, response: ServerResponse): void {
-    const responses = this.#byConnection.get(key)
-    if (responses?.delete(response) !== true) return
-    this.#count--
-    if (responses.size === 0) this.#byConnection.delete(key)
-    this.#notify()
+  readonly #onRequest = (message: unknown): void => {
+    const { response, socket, server } = message as RequestStart
+    if (!this.#isMine(server) || socket === undefined || socket === null) return
+    if (!this.#latest.has(socket)) socket.once('close', () => this.#latest.delete(socket))
+    this.#latest.set(socket, response)
+    this.#onDrainRequest?.(response)
   }
 
-  #connectionGone (key: object): void {
-    const responses = this.#byConnection.get(key)
-    if (responses === undefined) return
-    this.#byConnection.delete(key)
-    this.#count -= responses.size
-    this.#notify()
+  #isMine (server: Server): boolean {
+    if (server === this.#appServer) return true
+    let mine = this.#servers.get(server)
+    if (mine === undefined) {
+      mine = typeof server?.listeners === 'function' && (server.listeners('request') as unknown[]).includes(this.#handler)
+      this.#servers.set(server, mine)
+    }
+    return mine
   }
 
-  #notify (): void {
-    if (this.#count > 0 || this.#whenIdle.length === 0) return
-    const waiting = this.#whenIdle
-    this.#whenIdle = []
-    for (const resolve of waiting) resolve()
+  #pendingEntries (): Array<[Socket, ServerResponse]> {
+    return [...this.#latest].filter(([, response]) => !response.writableFinished && !response.destroyed)
+  }
+
+  #pending (): ServerResponse[] {
+    return this.#pendingEntries().map(([, response]) => response)
   }
 }
