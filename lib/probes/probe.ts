@@ -50,6 +50,8 @@ export interface ProbeSnapshot {
   consecutiveSuccesses: number
   consecutiveFailures: number
   runs: number
+  /** Failed runs since the probe was added (`consecutiveFailures` resets on a pass; this does not). */
+  failures: number
   /** Already redacted; never contains a stack trace or credentials. */
   lastError: RedactedError | null
   /** What the last run measured, when its check resolved with a result (JSON-safe, bounded). */
@@ -77,6 +79,7 @@ export class Probe {
   #consecutiveSuccesses = 0
   #consecutiveFailures = 0
   #runs = 0
+  #failures = 0
   #lastError: RedactedError | null = null
   #inFlight: Promise<ProbeStatus> | null = null
   #inFlightAbort: AbortController | null = null
@@ -160,6 +163,7 @@ export class Probe {
       consecutiveSuccesses: this.#consecutiveSuccesses,
       consecutiveFailures: this.#consecutiveFailures,
       runs: this.#runs,
+      failures: this.#failures,
       lastError: this.#lastError,
       ...observed(this.#observed)
     }
@@ -241,6 +245,7 @@ export class Probe {
       }
     } else {
       this.#consecutiveFailures++
+      this.#failures++
       this.#consecutiveSuccesses = 0
       this.#lastFailureAt = now
       // Down since this run began: the schedule's delays grow from here.
