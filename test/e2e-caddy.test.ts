@@ -21,7 +21,7 @@ async function behindCaddy (t: Test, mode: string): Promise<{ outcomes: Upgrade[
   // the two (docs/proxies.md, limits). Eight plain requests in a row on the ready one: the check has run.
   let run = 0
   await waitFor('Caddy\'s health check took the starting instance out', async () => {
-    const name = await fetch(`http://127.0.0.1:${proxy}/name`).then(async (r) => (await r.json()).name, () => '')
+    const name = await fetch(`http://127.0.0.1:${proxy}/name`).then(async (r) => ((await r.json()) as { name: string }).name, () => '')
     run = name === 'ready' ? run + 1 : 0
     return run >= 8
   })
