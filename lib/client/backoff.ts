@@ -6,8 +6,21 @@
  * fires after 1 ms.
  */
 
-/** The most a hint is stretched by jitter. */
-export const HINT_JITTER_MAX_MS = 5000
+/**
+ * The most jitter added to a hint. A hint says when the server expects to be ready (the gate rounds it up
+ * to whole seconds): clients told the same thing spread over up to a quarter of a second, none early and
+ * none a second late.
+ */
+export const HINT_JITTER_MAX_MS = 250
+
+/**
+ * A refusal that took at least this long came after the server held the upgrade (the gate holds for at
+ * least 500 ms; a plain 503 takes a round trip).
+ */
+export const HELD_AT_LEAST_MS = 500
+
+/** With a hint the server paces by, the backoff may push the retry past it by at most this share of the stretch. */
+const HINTED_LATENESS_SHARE = 0.25
 
 /** setTimeout's largest delay; anything above it fires after 1 ms. */
 export const MAX_TIMER_MS = 2_147_483_647
@@ -28,23 +41,28 @@ export interface BackoffSettings {
 export const DEFAULT_BACKOFF: BackoffSettings = { initialMs: 250, maxMs: 30_000, factor: 2, hintFloorMs: 500, hintCeilingMs: 60_000 }
 
 /**
- * The delay before attempt `attempt` (1 = the first retry after a failure).
- * Equal jitter: uniform in [bound/2, bound], so delays keep growing however
- * the server answers (full jitter can draw 0). A hint, clamped to
- * [hintFloorMs, hintCeilingMs], can only lengthen the wait: a server saying
- * "now" (Retry-After: 0, a health route answering 200) cannot shorten it
- * below the backoff, and one saying "in 3 years" waits the ceiling.
+ * The delay before attempt `attempt` (1 = the first retry after a failure). `elapsedMs`: how long the
+ * stretch without a healthy connection has lasted (default: unknown, so the backoff always wins).
+ *
+ * Without a hint: equal jitter, uniform in [bound/2, bound], so delays keep growing however the server
+ * answers (full jitter can draw 0). A hint is clamped to [hintFloorMs, hintCeilingMs] and gets up to
+ * min(250 ms, hint/4) of jitter. A hint below the floor (Retry-After: 0, a health route saying 200 "come
+ * now") is no pace: the backoff still applies in full. A hint at or above it is the server's pace: the
+ * retry comes then, and the backoff may push it later by at most a quarter of `elapsedMs`, so a short
+ * outage is not waited out seconds past the hinted moment while a long one (a probe saying "2 s" for
+ * ten minutes) still backs off to `maxMs`. One saying "in 3 years" waits the ceiling.
  */
-export function retryDelay (attempt: number, hintMs: number | null, settings: BackoffSettings, random: () => number): { delayMs: number, source: 'hint' | 'backoff' } {
+export function retryDelay (attempt: number, hintMs: number | null, settings: BackoffSettings, random: () => number, elapsedMs = Infinity): { delayMs: number, source: 'hint' | 'backoff' } {
   const exponent = Math.min(Math.max(attempt - 1, 0), 60)
   const bound = Math.min(settings.maxMs, settings.initialMs * settings.factor ** exponent)
   const backoff = bound / 2 + random() * bound / 2
   if (hintMs === null || !Number.isFinite(hintMs)) return { delayMs: capTimer(backoff), source: 'backoff' }
   const hint = Math.min(settings.hintCeilingMs, Math.max(settings.hintFloorMs, hintMs))
-  // Up to 50 % (at most 5 s) of jitter on a hint: a gate that tells 10,000 clients "1 s" sees them over half a
-  // second, not in one instant, and none of them early.
-  const hinted = hint + random() * Math.min(HINT_JITTER_MAX_MS, hint / 2)
-  return hinted >= backoff ? { delayMs: capTimer(hinted), source: 'hint' } : { delayMs: capTimer(backoff), source: 'backoff' }
+  const hinted = hint + random() * Math.min(HINT_JITTER_MAX_MS, hint / 4)
+  const paced = hintMs > 0 && hintMs >= settings.hintFloorMs
+  const lateness = Number.isNaN(elapsedMs) ? Infinity : elapsedMs * HINTED_LATENESS_SHARE
+  const grown = paced ? Math.min(backoff, Math.max(hinted, lateness)) : backoff
+  return hinted >= grown ? { delayMs: capTimer(hinted), source: 'hint' } : { delayMs: capTimer(grown), source: 'backoff' }
 }
 
 export function capTimer (ms: number): number {

@@ -4,7 +4,8 @@ import type { Timers } from './timers.js'
 /**
  * A stretch without a healthy connection: what maxAttempts and maxElapsedMs bound, and what the backoff
  * grows with. It begins when the client starts or a healthy connection ends, and ends only when a
- * connection stays open healthyAfterMs (a server that accepts and drops at once is still "down").
+ * connection stays open healthyAfterMs (a server that accepts and drops at once is still "down"), or a
+ * drain ends one (see drained()).
  */
 export class Stretch {
   /** The retry about to be scheduled (1 = the first after a failure). */
@@ -13,6 +14,8 @@ export class Stretch {
   failed = 0
   /** When the stretch began; 0 while connected healthily. */
   #since = 0
+  /** A drain has already restarted the count since the last healthy connection. */
+  #drainSpent = false
   readonly #maxAttempts: number
   readonly #maxElapsedMs: number
   readonly #timers: Timers
@@ -39,6 +42,24 @@ export class Stretch {
 
   /** A connection stayed open long enough: attempts and the elapsed clock reset. */
   healthy (): void {
+    this.#drainSpent = false
+    this.#restart()
+  }
+
+  /**
+   * A drain (1001 / 1012) closed an open socket: the server was serving and is going away cleanly, so the
+   * attempts and the elapsed clock reset as after a healthy connection, however young the socket (one opened
+   * at ready and drained 2 s later must not come back on a grown backoff). Once per healthy connection: a
+   * server that accepts and closes 1001 at once still walks the client up the backoff. True when it reset.
+   */
+  drained (): boolean {
+    if (this.#drainSpent) return false
+    this.#drainSpent = true
+    this.#restart()
+    return true
+  }
+
+  #restart (): void {
     this.attempt = 0
     this.failed = 0
     this.#since = 0

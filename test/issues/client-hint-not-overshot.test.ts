@@ -1,0 +1,37 @@
+import t from 'tap'
+import { DEFAULT_BACKOFF, HINT_JITTER_MAX_MS, retryDelay } from '../../lib/client/backoff.js'
+
+/**
+ * Issue 24: a hint (Retry-After, a 1013's `retry in Ns`, the health route) says when the server expects to
+ * be ready, rounded up to a second. The client added up to 50 % (at most 5 s) of jitter on top, and a
+ * backoff grown by a cold start's refusals overrode it: told "2 s" it came 2.3-2.9 s later, and after a
+ * restart told "1 s" it waited 4-8 s. Now the jitter is at most min(250 ms, hint/4), and the backoff may
+ * push a hinted retry later by at most a quarter of the time without a healthy connection, so a short
+ * outage is not overshot while a long one still backs off. A hint below the floor (Retry-After: 0) is no
+ * pace: the backoff applies in full (issue 17). retryDelay is the function the client calls.
+ */
+
+const top = (): number => 1 // every random draw at its maximum: the latest the client can come
+
+t.test('jitter on a hint is at most min(250 ms, hint / 4)', async (t) => {
+  t.equal(HINT_JITTER_MAX_MS, 250)
+  t.same(retryDelay(1, 2000, DEFAULT_BACKOFF, top, 0), { delayMs: 2250, source: 'hint' }, 'told 2 s: at most 2.25 s (was up to 3 s)')
+  t.same(retryDelay(1, 1000, DEFAULT_BACKOFF, top, 0), { delayMs: 1250, source: 'hint' })
+  t.same(retryDelay(1, 600, DEFAULT_BACKOFF, top, 0), { delayMs: 750, source: 'hint' }, 'a quarter of a short hint')
+  t.same(retryDelay(1, 2000, DEFAULT_BACKOFF, () => 0, 0), { delayMs: 2000, source: 'hint' }, 'never early')
+})
+
+t.test('a grown backoff pushes a hinted retry past the hint by at most a quarter of the stretch', async (t) => {
+  // Attempt 8: the backoff's bound is 30 s (250 ms x 2^7, capped).
+  t.same(retryDelay(8, 1000, DEFAULT_BACKOFF, top, 4000), { delayMs: 1250, source: 'hint' }, '4 s into an outage, told 1 s: 1.25 s, not 30 s')
+  t.same(retryDelay(8, 1000, DEFAULT_BACKOFF, top, 20_000), { delayMs: 5000, source: 'backoff' }, '20 s in: 5 s')
+  t.same(retryDelay(8, 2000, DEFAULT_BACKOFF, top, 600_000), { delayMs: 30_000, source: 'backoff' }, 'ten minutes of "2 s": the full backoff')
+  t.same(retryDelay(8, 1000, DEFAULT_BACKOFF, top), { delayMs: 30_000, source: 'backoff' }, 'the stretch unknown (the old call): hints only lengthen')
+  t.same(retryDelay(8, 1000, DEFAULT_BACKOFF, top, Number.NaN), { delayMs: 30_000, source: 'backoff' }, 'NaN is unknown, never a zero delay')
+})
+
+t.test('a hint below the floor is no pace: the backoff applies in full', async (t) => {
+  t.same(retryDelay(8, 0, DEFAULT_BACKOFF, top, 0), { delayMs: 30_000, source: 'backoff' }, 'Retry-After: 0 at attempt 8')
+  t.same(retryDelay(1, 0, DEFAULT_BACKOFF, top, 0), { delayMs: 625, source: 'hint' }, 'raised to the floor (500 ms) plus its jitter (a quarter of it)')
+  t.same(retryDelay(8, 99_999_999_000, DEFAULT_BACKOFF, top, 0), { delayMs: 60_250, source: 'hint' }, 'a huge hint waits the ceiling (60 s) plus at most 250 ms')
+})
