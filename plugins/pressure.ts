@@ -4,7 +4,8 @@ import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
 import { ReadinessOptionError } from '../lib/common/errors.js'
 import { describe, durationOption, enumOption, integerOption } from '../lib/common/options.js'
 import { PROBES_PLUGIN_NAME } from './probes.js'
-import { claimPart, ensureReadiness, rejectUnknownPluginKeys } from '../lib/core/app.js'
+import { claimPart, ensureReadiness } from '../lib/core/app.js'
+import { option, readOptionTable } from '../lib/common/option-spec.js'
 
 export interface PressureOptions {
   /** Event-loop delay above which the instance is under pressure, in ms. */
@@ -24,6 +25,20 @@ export const PRESSURE_PROBE = 'pressure'
 
 const THRESHOLDS = ['maxEventLoopDelay', 'maxEventLoopUtilization', 'maxHeapUsedBytes', 'maxRssBytes'] as const
 
+/** The pressure options: @fastify/under-pressure's own names, passed through to it (so no `Ms` suffix). */
+export const PRESSURE_OPTIONS = {
+  maxEventLoopDelay: option('Event-loop delay above which the instance is under pressure, in ms (0: off).', (path, value) => durationOption(path, value, 0, { allowZero: true })),
+  maxEventLoopUtilization: option('Event-loop utilisation (0..1) above which the instance is under pressure (0: off).', (path, value) => {
+    const elu = value ?? 0
+    if (typeof elu !== 'number' || !(elu >= 0 && elu <= 1)) throw new ReadinessOptionError(path, `must be a number between 0 and 1, got ${describe(elu)}`)
+    return elu
+  }),
+  maxHeapUsedBytes: option('Heap used above which the instance is under pressure, in bytes (0: off).', (path, value) => integerOption(path, value, 0, 0)),
+  maxRssBytes: option('RSS above which the instance is under pressure, in bytes (0: off).', (path, value) => integerOption(path, value, 0, 0)),
+  sampleInterval: option('How often under-pressure samples, in ms (default 1000).', (path, value) => durationOption(path, value, 1000)),
+  effect: option('`fail` (default): not ready, gated routes shed; `warn`: degraded only.', (path, value) => enumOption(path, value, ['fail', 'warn'] as const, 'fail'))
+}
+
 /**
  * Event-loop and memory pressure as a readiness condition. @fastify/under-pressure
  * does the sampling; its own shedding is switched off (its hook would also shed
@@ -32,16 +47,7 @@ const THRESHOLDS = ['maxEventLoopDelay', 'maxEventLoopUtilization', 'maxHeapUsed
  * the gate, and /health/live stays up.
  */
 const pressurePlugin: FastifyPluginAsync<PressureOptions> = async (fastify, opts) => {
-  rejectUnknownPluginKeys('pressure', opts as Record<string, unknown>, [...THRESHOLDS, 'sampleInterval', 'effect'])
-  const maxEventLoopDelay = durationOption('pressure.maxEventLoopDelay', opts.maxEventLoopDelay, 0, { allowZero: true })
-  const maxEventLoopUtilization = opts.maxEventLoopUtilization ?? 0
-  if (typeof maxEventLoopUtilization !== 'number' || !(maxEventLoopUtilization >= 0 && maxEventLoopUtilization <= 1)) {
-    throw new ReadinessOptionError('pressure.maxEventLoopUtilization', `must be a number between 0 and 1, got ${describe(maxEventLoopUtilization)}`)
-  }
-  const maxHeapUsedBytes = integerOption('pressure.maxHeapUsedBytes', opts.maxHeapUsedBytes, 0, 0)
-  const maxRssBytes = integerOption('pressure.maxRssBytes', opts.maxRssBytes, 0, 0)
-  const sampleInterval = durationOption('pressure.sampleInterval', opts.sampleInterval, 1000)
-  const effect = enumOption('pressure.effect', opts.effect, ['fail', 'warn'] as const, 'fail')
+  const { maxEventLoopDelay, maxEventLoopUtilization, maxHeapUsedBytes, maxRssBytes, sampleInterval, effect } = readOptionTable('pressure', opts as Record<string, unknown>, PRESSURE_OPTIONS)
   if (maxEventLoopDelay + maxEventLoopUtilization + maxHeapUsedBytes + maxRssBytes === 0) {
     // A single threshold set to 0 is the mistake to name (0 means "off" for under-pressure), not the section.
     const given = THRESHOLDS.filter((key) => opts[key] !== undefined)
