@@ -4,6 +4,7 @@ import { Emitter } from './emitter.js'
 import { askHealth } from './health.js'
 import { readClientOptions, type ClientSettings } from './options.js'
 import { NumberedOutbox, PlainOutbox, type Outbox } from './outbox.js'
+import { DeliverySessionInUseError } from './session-error.js'
 import { abort, detach, watchSocket } from './socket.js'
 import { Stretch } from './stretch.js'
 import { Timers } from './timers.js'
@@ -20,6 +21,8 @@ export class ReadinessClient extends Emitter<ClientEvents> {
   readonly url: string
   /** Delivery mode: the session id the server dedupes on; null otherwise. */
   readonly sessionId: string | null
+  /** Delivery mode: this client object's own id (the server's window is per sessionId + incarnation); null otherwise. */
+  readonly incarnation: string | null
   #settings: ClientSettings
   #outbox: Outbox
   #timers = new Timers()
@@ -35,9 +38,17 @@ export class ReadinessClient extends Emitter<ClientEvents> {
     super()
     this.url = url
     this.#settings = readClientOptions(options)
-    this.sessionId = this.#settings.delivery
+    const delivery = this.#settings.delivery
+    this.sessionId = delivery === null ? null : delivery.sessionId
+    this.incarnation = delivery === null ? null : delivery.incarnation
     const max = this.#settings.maxBuffered
-    this.#outbox = this.sessionId === null ? new PlainOutbox(max) : new NumberedOutbox(this.sessionId, max, (seq) => this.emit('acked', seq))
+    this.#outbox = delivery === null
+      ? new PlainOutbox(max)
+      : new NumberedOutbox(delivery, max, {
+        acked: (seq) => this.emit('acked', seq),
+        dead: (socket) => this.#dead(socket),
+        inUse: (reason) => this.emit('error', new DeliverySessionInUseError(delivery.sessionId, reason))
+      })
     // An open socket may still prove healthy when the deadline passes; its close checks the clock again.
     const deadline = (): void => { if (this.#state !== 'open' && !this.#stopped) this.#giveUp() }
     this.#stretch = new Stretch(this.#settings.maxAttempts, this.#settings.maxElapsedMs, this.#timers, deadline)
@@ -134,6 +145,15 @@ export class ReadinessClient extends Emitter<ClientEvents> {
         this.#closed(code, reason, opened)
       }
     })
+  }
+
+  /** The delivery live-peer check heard nothing: cut the socket (no closing handshake with a silent peer) and reconnect. */
+  #dead (socket: WebSocketLike): void {
+    if (this.#socket !== socket) return
+    this.#socket = null
+    detach(socket)
+    abort(socket)
+    this.#closed(1006, 'heartbeat timeout', true)
   }
 
   /** Open long enough: the server is not bouncing us. Only now do attempts and the elapsed clock reset. */

@@ -17,5 +17,6 @@
  */
 
 export { ReadinessClient } from './connection.js'
+export { DeliverySessionInUseError } from './session-error.js'
 export type { ClientEvents, ClientState, Outgoing, ReadinessClientOptions, WebSocketConstructor, WebSocketLike } from './types.js'
 export { parseRetryAfter, retryDelay, MAX_TIMER_MS, DEFAULT_BACKOFF, type BackoffSettings } from './backoff.js'

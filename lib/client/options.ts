@@ -1,5 +1,5 @@
 import { DEFAULT_BACKOFF, MAX_TIMER_MS, type BackoffSettings } from './backoff.js'
-import { newSessionId, SESSION_ID } from './frames.js'
+import { readDeliveryOption } from './delivery-options.js'
 import type { ReadinessClientOptions, WebSocketConstructor } from './types.js'
 
 /**
@@ -58,13 +58,8 @@ const TABLE = {
   finalCodes: (_name: string, value: number[] | undefined): number[] => (value ?? []).concat(DEFAULT_FINAL),
   healthUrl: (_name: string, value: string | undefined) => value,
   random: (_name: string, value: (() => number) | undefined): () => number => value ?? Math.random,
-  /** The session id the server dedupes on, or null without delivery. */
-  delivery: (name: string, value: ReadinessClientOptions['delivery']): string | null => {
-    if (value === undefined || value === false) return null
-    const id = value === true ? undefined : value.sessionId
-    if (id !== undefined && !SESSION_ID.test(id)) throw new TypeError(`fastify-readiness/client: ${name}.sessionId must be 8-64 characters of [A-Za-z0-9_-]`)
-    return id ?? newSessionId()
-  }
+  /** Session id, incarnation and live-peer check (delivery-options.ts), or null without delivery. */
+  delivery: readDeliveryOption
 } satisfies Record<keyof ReadinessClientOptions, Parse<unknown>>
 
 type Parsed<T extends Record<string, Parse<unknown>>> = { [K in keyof T]: ReturnType<T[K]> }

@@ -1,5 +1,7 @@
 import { handlerNeverRan } from '../gate/close-reasons.js'
-import { messageFrame, parseAckFrame } from './frames.js'
+import type { DeliverySettings } from './delivery-options.js'
+import { helloFrame, messageFrame, parseAckFrame, PONG_PREFIX, SESSION_IN_USE_CODE } from './frames.js'
+import { Heartbeat } from './heartbeat.js'
 import type { Outgoing, WebSocketLike } from './types.js'
 
 /**
@@ -85,18 +87,36 @@ export class PlainOutbox implements Outbox {
 
 interface Unacked { seq: number, frame: string, data: string }
 
-/** With delivery: every text message numbered in `session` and kept until the server's ack covers it. */
+/** What the numbered outbox tells the connection. */
+export interface NumberedEvents {
+  acked: (seq: number) => void
+  /** The live-peer check found the server silent on `socket`: cut it and reconnect. */
+  dead: (socket: WebSocketLike) => void
+  /** The server refused this incarnation: another one of the session is live (`exclusive`). */
+  inUse: (reason: string) => void
+}
+
+/**
+ * With delivery: every text message numbered in this incarnation of the session and kept until the
+ * server's ack covers it. Every socket starts with a hello (session + incarnation), so the server's
+ * window is this client object's own: a reload or a second tab with the same `sessionId` numbers from 1
+ * in its own window, never taken for the other's duplicates.
+ */
 export class NumberedOutbox implements Outbox {
   #seq = 0
   #unacked: Unacked[] = []
   readonly #session: string
+  readonly #hello: string
   readonly #max: number
-  readonly #onAcked: (seq: number) => void
+  readonly #events: NumberedEvents
+  readonly #heartbeat: Heartbeat
 
-  constructor (session: string, max: number, onAcked: (seq: number) => void) {
-    this.#session = session
+  constructor (delivery: DeliverySettings, max: number, events: NumberedEvents) {
+    this.#session = delivery.sessionId
+    this.#hello = helloFrame(delivery.sessionId, delivery.incarnation)
     this.#max = max
-    this.#onAcked = onAcked
+    this.#events = events
+    this.#heartbeat = new Heartbeat(delivery.heartbeatMs, delivery.heartbeatTimeoutMs, events.dead)
   }
 
   get size (): number { return this.#unacked.length }
@@ -107,20 +127,28 @@ export class NumberedOutbox implements Outbox {
     const seq = ++this.#seq
     const entry = { seq, frame: messageFrame(this.#session, seq, data), data }
     this.#unacked.push(entry)
-    if (socket !== null && socket.readyState === OPEN) socket.send(entry.frame as never)
+    // Only on a socket that has had its hello (flush): the open listener's own sends wait for it.
+    if (socket !== null && socket.readyState === OPEN && this.#greeted === socket) socket.send(entry.frame as never)
     return true
   }
 
-  opened (): void {}
+  #greeted: WebSocketLike | null = null
+
+  opened (): void { this.#greeted = null }
 
   flush (socket: WebSocketLike): void {
     if (socket.readyState !== OPEN) return
+    socket.send(this.#hello as never)
+    this.#greeted = socket
+    this.#heartbeat.start(socket)
     // Everything unacknowledged goes again, in order; the server's window drops what it already handled.
     for (const entry of this.#unacked) socket.send(entry.frame as never)
   }
 
   received (data: unknown): boolean {
+    this.#heartbeat.seen()
     if (typeof data !== 'string') return false
+    if (data.startsWith(PONG_PREFIX)) return true // a pong: the heartbeat's, never the app's
     const ack = parseAckFrame(data)
     if (ack === null) return false
     if (ack.session === this.#session) this.#acked(ack.seq)
@@ -129,9 +157,14 @@ export class NumberedOutbox implements Outbox {
 
   healthy (): void {}
 
-  closed (): void {}
+  closed (code: number, reason: string): void {
+    this.#heartbeat.stop()
+    this.#greeted = null
+    if (code === SESSION_IN_USE_CODE) this.#events.inUse(reason)
+  }
 
   drain (): Outgoing[] {
+    this.#heartbeat.stop()
     const kept = this.#unacked.map((entry) => entry.data)
     this.#unacked = []
     return kept
@@ -142,6 +175,6 @@ export class NumberedOutbox implements Outbox {
     while (n < this.#unacked.length && (this.#unacked[n] as Unacked).seq <= seq) n++
     if (n === 0) return
     this.#unacked.splice(0, n)
-    this.#onAcked(seq)
+    this.#events.acked(seq)
   }
 }

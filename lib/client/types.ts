@@ -41,6 +41,12 @@ export interface ClientEvents {
   acked: [seq: number]
   /** Attempts or time ran out; the client stays closed. */
   giveup: [info: { attempts: number, elapsedMs: number }]
+  /**
+   * Delivery: the server refused this client (a `DeliverySessionInUseError`, close 4409: another live client
+   * has the same `sessionId` and the server's `withDelivery` is `exclusive`). Nothing of it was acked; the
+   * client retries after the hint unless the app calls `close()`.
+   */
+  error: [error: Error & { code: string }]
 }
 
 export interface ReadinessClientOptions {
@@ -77,7 +83,17 @@ export interface ReadinessClientOptions {
    * Opt-in delivery (text messages only): each message is numbered (session id + sequence), kept until the
    * server's `withDelivery` helper acknowledges it, and re-sent after a reconnect. `true` or `{ sessionId }`.
    */
-  delivery?: boolean | { sessionId?: string }
+  delivery?: boolean | {
+    /**
+     * A label for the client's session (default: random), seen by the server as `ctx.session`. Safe to keep
+     * across reloads and tabs: each client object is its own incarnation with its own window.
+     */
+    sessionId?: string
+    /** The live-peer check: a ping every this often (default 5,000 ms; 0 turns it off). */
+    heartbeatMs?: number
+    /** No frame from the server this long after a ping: the socket is cut and the client reconnects (default 3,000 ms). */
+    heartbeatTimeoutMs?: number
+  }
   /** Seeded randomness for tests; Math.random by default. */
   random?: () => number
 }

@@ -21,3 +21,14 @@ export class DeliveryFrameError extends Error {
     this.name = 'DeliveryFrameError'
   }
 }
+
+/** Raised to `onError` (ctx null) when `exclusive` refused a second live incarnation of a session (closed 4409). */
+export class DeliverySessionInUseError extends Error {
+  readonly code = 'FST_READINESS_DELIVERY_SESSION_IN_USE'
+  readonly session: string
+  constructor (session: string) {
+    super(`withDelivery: session ${session} is live in another client (tab, page or process); this socket was closed 4409`)
+    this.name = 'DeliverySessionInUseError'
+    this.session = session
+  }
+}

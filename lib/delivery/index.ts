@@ -1,13 +1,15 @@
-import { ackFrame, MESSAGE_PREFIX, newSessionId, parseMessageFrame } from '../client/frames.js'
+import { ackFrame, HELLO_PREFIX, MESSAGE_PREFIX, newSessionId, parseHelloFrame, parseMessageFrame, PING_PREFIX, PONG_PREFIX, SESSION_IN_USE_CODE, SESSION_IN_USE_REASON } from '../client/frames.js'
+import { beforeDrainClose } from '../common/before-close.js'
 import { ReadinessOptionError } from '../common/errors.js'
-import { DeliveryFrameError, DeliveryTimeoutError } from './errors.js'
+import { DeliveryFrameError, DeliverySessionInUseError, DeliveryTimeoutError } from './errors.js'
 import { readDeliveryOptions } from './options.js'
 import { letGo, progressOf, wake, type Held } from './progress.js'
+import { takeSession, type SessionLease } from './session.js'
 import type { ClaimResult, DedupeStore } from './store.js'
 import type { DeliveryContext, DeliveryHandler, DeliveryOptions, DeliverySocket, DeliveryStats } from './types.js'
 
 export { memoryDedupe, redisDedupe, type ClaimResult, type DedupeStore, type MemoryDedupeOptions, type RedisDedupeOptions, type RedisLike } from './store.js'
-export { DeliveryTimeoutError, DeliveryFrameError } from './errors.js'
+export { DeliveryTimeoutError, DeliveryFrameError, DeliverySessionInUseError } from './errors.js'
 export { deliveryIdle } from './options.js'
 export type { DeliveryContext, DeliveryHandler, DeliveryOptions, DeliverySocket, DeliveryStats } from './types.js'
 
@@ -49,7 +51,7 @@ let sockets = 0
 
 export function withDelivery (socket: DeliverySocket, handler: DeliveryHandler, options: DeliveryOptions = {}): DeliveryStats {
   if (typeof handler !== 'function') throw new ReadinessOptionError('withDelivery.handler', 'must be a function')
-  const { store, onError, scope, maxQueued, handlerTimeoutMs } = readDeliveryOptions(options)
+  const { store, onError, scope, maxQueued, handlerTimeoutMs, exclusive } = readDeliveryOptions(options)
   const release = typeof store.release === 'function' ? store.release.bind(store) : null
   const claim = typeof store.claim === 'function' ? store.claim.bind(store) : null
   const claimTtlMs = claim !== null && typeof store.claimTtlMs === 'number' && store.claimTtlMs > 0 ? store.claimTtlMs : 0
@@ -61,10 +63,25 @@ export function withDelivery (socket: DeliverySocket, handler: DeliveryHandler, 
   let closed = false
   /** Wakes this socket's pump from a wait on another socket's hold, when this socket closes first. */
   let stopWaiting: (() => void) | null = null
+  /** The client object sending on this socket (its hello frame); null for a client that sent none. */
+  let hello: { session: string, incarnation: string } | null = null
+  let lease: SessionLease | null = null
+  /** The drain is about to close this socket: no new frame is taken (nor acked), the running handler finishes. */
+  let draining = false
+  let pumping: Promise<void> = Promise.resolve()
 
-  socket.on('close', () => { closed = true; queue.length = 0; stopWaiting?.() })
+  const unhook = beforeDrainClose(socket, () => {
+    draining = true
+    queue.length = 0
+    stopWaiting?.()
+    return pumping
+  })
+  socket.on('close', () => { closed = true; queue.length = 0; stopWaiting?.(); lease?.release(); unhook() })
   socket.on('message', (data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => {
     if (closed) return
+    if (!isBinary && pong(data)) return
+    // Not taken, not acked: the client re-sends it to the next process.
+    if (draining) return
     if (queue.length >= maxQueued) {
       // Backpressure a flooding client can feel: nothing queued is acked, so a delivery client re-sends it later.
       shut('delivery queue full; retry in 1s')
@@ -75,8 +92,18 @@ export function withDelivery (socket: DeliverySocket, handler: DeliveryHandler, 
     } else {
       queue.push(Array.isArray(data) ? Buffer.concat(data).toString() : data.toString())
     }
-    if (!busy) void pump()
+    if (!busy) pumping = pump()
   })
+
+  /** Answers the client's live-peer check at once, whatever the queue holds; true when `data` was one. */
+  function pong (data: Buffer | ArrayBuffer | Buffer[]): boolean {
+    const first = Array.isArray(data) ? data[0] : data
+    if (first === undefined || (first as Buffer)[0] !== 0x1e || (first as Buffer)[1] !== 0x70) return false
+    const text = Array.isArray(data) ? Buffer.concat(data).toString() : data.toString()
+    if (!text.startsWith(PING_PREFIX) || text.length > PING_PREFIX.length + 16) return false
+    if (socket.readyState === OPEN) socket.send(PONG_PREFIX + text.slice(PING_PREFIX.length))
+    return true
+  }
 
   function shut (reason: string, code = 1013): void {
     closed = true
@@ -143,10 +170,10 @@ export function withDelivery (socket: DeliverySocket, handler: DeliveryHandler, 
       }
       if (result !== 'busy') return result
       if (!waited) { waited = true; stats.waited++ }
-      if (closed) return null
+      if (closed || draining) return null
       await new Promise((resolve) => setTimeout(resolve, pause))
       pause = Math.min(pause * 2, 250, Math.max(20, Math.floor(claimTtlMs / 4)))
-      if (closed) return null
+      if (closed || draining) return null
     }
   }
 
@@ -154,8 +181,13 @@ export function withDelivery (socket: DeliverySocket, handler: DeliveryHandler, 
   async function pump (): Promise<void> {
     busy = true
     try {
-      while (queue.length > 0 && !closed) {
+      // eslint-disable-next-line no-unmodified-loop-condition -- set by the drain hook while a handler is awaited
+      while (queue.length > 0 && !closed && !draining) {
         const item = queue.shift() as string | Buffer
+        if (typeof item === 'string' && item.startsWith(HELLO_PREFIX)) {
+          if (!await greet(item)) return
+          continue
+        }
         const message = typeof item === 'string' ? parseMessageFrame(item) : null
         if (message === null) {
           if (typeof item === 'string' && item.startsWith(MESSAGE_PREFIX)) {
@@ -170,15 +202,17 @@ export function withDelivery (socket: DeliverySocket, handler: DeliveryHandler, 
           await run(item, null)
           continue
         }
-        const key = scope + message.session
-        const ctx = { session: message.session, seq: message.seq }
+        // Per incarnation: a reload or a second tab numbers from 1 again, and must not meet the other's mark.
+        const incarnation = hello !== null && hello.session === message.session ? hello.incarnation : ''
+        const key = incarnation === '' ? scope + message.session : `${scope}${message.session}~${incarnation}`
+        const ctx = { session: message.session, seq: message.seq, incarnation }
         // In progress on another socket of this process (a re-send after closeOnLoss): wait for that handler's outcome.
         let other = progress.held.get(key)
         if (other !== undefined && other.owner !== owner) {
           stats.waited++
           while (other !== undefined && other.owner !== owner) {
             await waitFor(other)
-            if (closed) return // this socket closed while waiting: stop, keep nothing
+            if (closed || draining) return // this socket closed (or drains) while waiting: stop, keep nothing
             other = progress.held.get(key)
           }
         }
@@ -215,9 +249,9 @@ export function withDelivery (socket: DeliverySocket, handler: DeliveryHandler, 
         }
         stats.handled++
         // Issued right after the handler (same tick when it is synchronous): the window between them is as small as it gets.
-        let saved: void | Promise<unknown> = undefined
+        let saved: void | Promise<unknown> | null = null
         try { saved = store.save(key, ctx.seq, owner) } catch (err) { onError(err, ctx) }
-        if (saved !== undefined && typeof saved.then === 'function') {
+        if (saved !== null && saved !== undefined && typeof saved.then === 'function') {
           // Other sockets here (and idle()) wait until the write landed, so their read cannot miss it.
           saved.then(() => letGo(progress, key, mine), (err: unknown) => { letGo(progress, key, mine); onError(err, ctx) })
         } else {
@@ -228,6 +262,38 @@ export function withDelivery (socket: DeliverySocket, handler: DeliveryHandler, 
     } finally {
       busy = false
     }
+  }
+
+  /**
+   * The hello frame: which incarnation sends on this socket; with `exclusive`, the session's live lease, or
+   * a close 4409 when another incarnation holds it. False when the socket was closed.
+   */
+  async function greet (text: string): Promise<boolean> {
+    const parsed = parseHelloFrame(text)
+    if (parsed === null || (hello !== null && (hello.session !== parsed.session || hello.incarnation !== parsed.incarnation))) {
+      onError(new DeliveryFrameError(JSON.stringify(text.slice(0, 80))), null)
+      shut('malformed delivery frame', POLICY_VIOLATION)
+      return false
+    }
+    if (hello !== null) return true
+    hello = parsed
+    if (!exclusive) return true
+    let taken: SessionLease | null
+    try {
+      taken = await takeSession(store, scope + parsed.session, parsed.incarnation, (err) => onError(err, null))
+    } catch (err) {
+      onError(err, null)
+      if (!closed) shut(STORE_DOWN_REASON)
+      return false
+    }
+    if (closed) { taken?.release(); return false }
+    if (taken === null) {
+      onError(new DeliverySessionInUseError(parsed.session), null)
+      shut(SESSION_IN_USE_REASON, SESSION_IN_USE_CODE)
+      return false
+    }
+    lease = taken
+    return true
   }
 
   function renewClaim (key: string, ctx: DeliveryContext): void {

@@ -25,6 +25,10 @@ export const DELIVERY_OPTIONS = {
     functionOption<(error: unknown, ctx: DeliveryContext | null) => void>(path, value, false) ?? (() => {})),
   scope: option('Prefixes every session in the window (e.g. the user id).', (_path, value) => value === undefined ? '' : `${String(value)}:`),
   maxQueued: option('Messages waiting behind a slow handler before the socket closes 1013 (default 1000).', (path, value) => integerOption(path, value, 1000, 1)),
+  exclusive: option('At most one live client per session id; a second gets close 4409 (default false).', (path, value) => {
+    if (value !== undefined && typeof value !== 'boolean') throw new ReadinessOptionError(path, `must be a boolean, got ${describe(value)}`)
+    return value === true
+  }),
   handlerTimeoutMs: option('A handler not settled after this long is given up on (default 30,000 ms).', (path, value) => integerOption(path, value, 30_000, 1, 2_147_483_647))
 }
 

@@ -30,6 +30,13 @@ export interface DedupeStore {
    * it when a handler overran `handlerTimeoutMs`, so a re-send elsewhere need not wait out `claimTtlMs`.
    */
   release?: (session: string, owner: string) => void | Promise<unknown>
+  /**
+   * Optional, for `withDelivery({ exclusive: true })` across a fleet: takes (or renews, for the same
+   * `incarnation`) the session's live lease for `claimTtlMs`; false while another incarnation holds it.
+   */
+  lease?: (session: string, incarnation: string) => boolean | Promise<boolean>
+  /** Optional: drops the lease if `incarnation` still holds it. */
+  unlease?: (session: string, incarnation: string) => void | Promise<unknown>
   /** How long a claim stands unless renewed; the helper renews it every third of this while the handler runs (at most `handlerTimeoutMs`). */
   readonly claimTtlMs?: number
   /**
@@ -118,10 +125,16 @@ return 'claimed'`
 const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
 return 1`
 
+// The exclusive session's live lease: free or ours, then (re)take it; someone else's, refuse.
+const LEASE = `local holder = redis.call('GET', KEYS[1])
+if holder and holder ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1`
+
 /**
  * The fleet's window: every instance sharing this Redis knows what any of them handled, and what a handler
  * on any of them is still working on. Two keys per session: `prefix + session` (the mark) and
- * `prefix + session + '!claim'` (the claim). Never flushes or scans anything.
+ * `prefix + session + '!claim'` (the claim); with `exclusive`, `prefix + id + '!live'` (the live lease). Never flushes or scans anything.
  */
 export function redisDedupe (redis: RedisLike, options: RedisDedupeOptions = {}): DedupeStore {
   if (redis === null || typeof redis !== 'object' || typeof redis.get !== 'function' || typeof redis.eval !== 'function') {
@@ -145,6 +158,12 @@ export function redisDedupe (redis: RedisLike, options: RedisDedupeOptions = {})
     },
     release (session, owner) {
       return redis.eval(RELEASE, 1, `${prefix}${session}!claim`, owner)
+    },
+    async lease (session, incarnation) {
+      return Number(await redis.eval(LEASE, 1, `${prefix}${session}!live`, incarnation, claimTtlMs)) === 1
+    },
+    unlease (session, incarnation) {
+      return redis.eval(RELEASE, 1, `${prefix}${session}!live`, incarnation)
     },
     async claim (session, seq, owner) {
       const result = await redis.eval(CLAIM, 2, prefix + session, `${prefix}${session}!claim`, seq, owner, claimTtlMs)

@@ -2,7 +2,11 @@ import type { DedupeStore } from './store.js'
 
 /** The public types of the delivery helper: what it is given (socket, handler, options) and what it reports. */
 
-export interface DeliveryContext { session: string, seq: number }
+/**
+ * `incarnation`: the client object that numbered it (a page load, a tab, a process; '' for a client that sent
+ * no hello). Numbers start at 1 in every incarnation: key an idempotent effect on all three.
+ */
+export interface DeliveryContext { session: string, seq: number, incarnation: string }
 
 /**
  * A numbered message: its text (always a string) and `ctx`. A frame the client did not number: `ctx` null, and
@@ -43,6 +47,13 @@ export interface DeliveryOptions {
    * for it, even if the handler settles later.
    */
   handlerTimeoutMs?: number
+  /**
+   * At most one live incarnation per session id (in the process, and across a fleet with a store that has
+   * `lease`, e.g. redisDedupe). A second one's socket closes 4409 `delivery session in use; retry in 5s` and
+   * the client emits `error`; nothing of it is handled or acked. Default false: every incarnation has its
+   * own window, so two tabs sharing an id are both handled.
+   */
+  exclusive?: boolean
 }
 
 /** `waited`: messages that arrived while a handler (on another socket, or another instance) was still on their session. */

@@ -1,3 +1,5 @@
+import { settleBeforeClose } from '../common/before-close.js'
+
 /** The part of a ws socket that draining needs. */
 export interface DrainableSocket {
   readyState: number
@@ -34,7 +36,8 @@ export interface DrainResult {
 /**
  * Sends every socket a close frame with `code` at a random moment within
  * `spread`, and cuts each one that has not finished closing `timeout` ms after
- * its frame. Bounded by `spread + timeout`: a peer that never answers cannot
+ * its frame. Bounded by `spread + timeout` (`spread + 2 x timeout` for a socket
+ * with a before-close hook: up to `timeout` to settle, then the frame): a peer that never answers cannot
  * hold shutdown for ws's own 30 s close timeout. Sockets already closing (an
  * app's own preClose got there first) are waited for within the same bound,
  * never sent a second frame.
@@ -53,6 +56,13 @@ export async function drainSockets (sockets: Iterable<DrainableSocket>, options:
         resolve()
       })
       const sendClose = (): void => {
+        // A socket whose owner registered work to finish first (lib/common/before-close.ts: the delivery
+        // helper's running handler and its ack) gets up to `timeout` for it; others close at once, as before.
+        const settling = socket.readyState < CLOSING ? settleBeforeClose(socket, options.timeout) : null
+        if (settling === null) closeNow()
+        else void settling.then(() => { if (socket.readyState !== CLOSED) closeNow() })
+      }
+      const closeNow = (): void => {
         if (socket.readyState < CLOSING) socket.close(options.code, options.reason)
         cut = setTimeout(() => {
           timers.delete(cut as NodeJS.Timeout)

@@ -43,7 +43,7 @@ t.test('binary frames reach the handler as the exact bytes, next to numbered tex
   t.equal(got[1].data, 'text, not numbered', 'a text frame is a string')
   t.equal(got[1].ctx, null)
   t.equal(got[2].data, 'numbered')
-  t.same(got[2].ctx, { session: numbered.sessionId, seq: 1 })
+  t.same(got[2].ctx, { session: numbered.sessionId, seq: 1, incarnation: numbered.incarnation })
 })
 
 t.test('a binary frame that looks like a numbered message is not parsed: it passes through untouched', async (t) => {

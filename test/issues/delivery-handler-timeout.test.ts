@@ -30,7 +30,8 @@ t.test('fleet on the real Redis: A\'s handler hangs, its socket is cut, the re-s
   await redis.connect() // the shared Redis: a private prefix, our keys deleted at the end, nothing flushed
   const prefix = `fastify-readiness:test:hang:${process.pid}:${Date.now()}:`
   t.teardown(async () => {
-    await redis.del(`${prefix}sessionHANGfleet`, `${prefix}sessionHANGfleet!claim`)
+    const keys = await redis.keys(`${prefix}*`) // this run's private prefix only (the keys carry the incarnation)
+    if (keys.length > 0) await redis.del(...keys)
     await redis.quit()
   })
   const errorsA: unknown[] = []
@@ -57,7 +58,7 @@ t.test('fleet on the real Redis: A\'s handler hangs, its socket is cut, the re-s
   client.send('h2')
   await sleep(200)
   lb.cut() // A's socket closes while its handler hangs; the client re-sends h1 and h2 to B
-  const claimKey = `${prefix}sessionHANGfleet!claim`
+  const claimKey = `${prefix}sessionHANGfleet~${String(client.incarnation)}!claim`
   await sleep(700)
   t.ok((await redis.get(claimKey)) !== null, 'before the timeout, A still holds the claim (B waits: the handler might finish)')
   await until(() => client.buffered === 0, 8000)
@@ -67,7 +68,7 @@ t.test('fleet on the real Redis: A\'s handler hangs, its socket is cut, the re-s
   t.ok(took < 5000, `and soon after it (${took} ms)`)
   t.equal(errorsA.length, 1, 'A\'s onError heard of the timeout')
   t.ok(errorsA[0] instanceof DeliveryTimeoutError, String(errorsA[0]))
-  t.same((errorsA[0] as DeliveryTimeoutError).ctx, { session: 'sessionHANGfleet', seq: 1 })
+  t.same((errorsA[0] as DeliveryTimeoutError).ctx, { session: 'sessionHANGfleet', seq: 1, incarnation: client.incarnation })
   await sleep(600) // two claim TTLs: a claim still being renewed would show up now
   t.equal(await redis.get(claimKey), null, 'A no longer renews its claim (B\'s write dropped B\'s own)')
 })

@@ -22,7 +22,7 @@ test('withDelivery takes a @fastify/websocket socket, as docs/client.md shows', 
 })
 
 test('the handler context', () => {
-  expect<DeliveryContext>().type.toBe<{ session: string, seq: number }>()
+  expect<DeliveryContext>().type.toBe<{ session: string, seq: number, incarnation: string }>()
   expect<DeliveryHandler>().type.toBe<(data: string | Buffer, ctx: DeliveryContext | null) => void | Promise<void>>()
   const socket = {} as DeliverySocket
   expect(withDelivery(socket, (_data: number) => {})).type.toRaiseError()
@@ -86,7 +86,7 @@ test('a store of one\'s own', () => {
 test('idle and the errors', () => {
   expect(deliveryIdle()).type.toBe<Promise<boolean>>()
   expect(deliveryIdle(memoryDedupe(), 5000)).type.toBe<Promise<boolean>>()
-  const timeout = new DeliveryTimeoutError({ session: 'abcdefgh', seq: 1 }, 30_000)
+  const timeout = new DeliveryTimeoutError({ session: 'abcdefgh', seq: 1, incarnation: '' }, 30_000)
   expect(timeout).type.toBeAssignableTo<Error>()
   expect(timeout.ctx).type.toBe<DeliveryContext>()
   expect(timeout.code).type.toBe<'FST_READINESS_DELIVERY_TIMEOUT'>()
