@@ -1,4 +1,6 @@
 import type { StartupState } from '../startup/runner.js'
+import { PROBE_DEFAULTS } from '../probes/options.js'
+import { rampEndMs } from '../probes/schedule.js'
 
 /**
  * What the retry and hold policy looks at, taken from the state when asked. Fields that only
@@ -14,8 +16,11 @@ export interface PolicySnapshot {
   estimateIsGuess: boolean
   /** What is left of the startup budget (running startup only). */
   remainingBudgetMs: number
-  /** Interval and timeout (ms) of every critical probe not passing. */
-  failingCritical: ReadonlyArray<{ interval: number, timeout: number }>
+  /**
+   * Interval and timeout (ms) of every critical probe not passing, and its startInterval (the
+   * probe's config carries it; absent: the default).
+   */
+  failingCritical: ReadonlyArray<{ interval: number, timeout: number, startInterval?: number }>
 }
 
 /**
@@ -43,19 +48,31 @@ export function retryAfterSeconds (s: PolicySnapshot): number {
   return Math.min(30, Math.max(1, seconds))
 }
 
+/** The gate's default cap of a derived hold (websocket.maxHoldTimeoutMs), in ms. */
+export const DEFAULT_MAX_HOLD_MS = 60_000
+
 /**
- * How long the gate holds an upgrade when no hold timeout is configured: during startup, what is
- * left of the budget (holding past it is pointless: startup has failed by then), after a
- * dependency loss about one probe cycle; never more than `cap` (the gate's maximum, 5 s by
- * default: browsers' and most clients' handshake timeouts are not much longer).
+ * How long a failing probe can still turn ready on its own schedule, in ms: the down time after which
+ * its delay reaches the cap (lib/probes/schedule.ts; 28.8 s with defaults) plus one interval and one
+ * timeout (3 s): 31.8 s with defaults. Past that the dependency is in an outage, not starting.
  */
-export function suggestedHoldMs (s: PolicySnapshot, cap = 5000): number {
+export function probeScheduleHoldMs (probe: { interval: number, timeout: number, startInterval?: number }): number {
+  const startInterval = probe.startInterval ?? PROBE_DEFAULTS.startInterval
+  return rampEndMs({ startInterval, interval: probe.interval }) + probe.interval + probe.timeout
+}
+
+/**
+ * How long the gate holds an upgrade when no hold timeout is configured: as long as the app can still
+ * become ready. During startup, what is left of the budget, or longer where a failing critical probe's
+ * schedule reaches further (phases can finish early and leave the probe to pass later); with no startup
+ * running (probes only, or after a dependency loss), the failing probes' own schedule
+ * (`probeScheduleHoldMs`: 31.8 s with defaults), since no budget is known. At least 0.5 s, never more
+ * than `cap` (the gate's `maxHoldTimeoutMs`, 60 s by default).
+ */
+export function suggestedHoldMs (s: PolicySnapshot, cap = DEFAULT_MAX_HOLD_MS): number {
   if (s.draining) return 0
-  let ms = 0
-  if (s.startupState === 'running') {
-    ms = s.remainingBudgetMs
-  } else {
-    for (const probe of s.failingCritical) ms = Math.max(ms, probe.interval + probe.timeout)
-  }
+  let ms = s.startupState === 'running' ? s.remainingBudgetMs : 0
+  // A failed startup never becomes ready: nothing to hold for.
+  if (s.startupState !== 'failed') for (const probe of s.failingCritical) ms = Math.max(ms, probeScheduleHoldMs(probe))
   return Math.min(cap, Math.max(500, ms))
 }

@@ -2,6 +2,7 @@ import { ReadinessOptionError } from '../common/errors.js'
 import { option, readOptionTable, type ParsedOptions } from '../common/option-spec.js'
 import { booleanOption, describe, durationOption, enumOption, integerOption, isPlainObject, stringListOption } from '../common/options.js'
 import type { GateMode } from '../core/websocket-view.js'
+import { DEFAULT_MAX_HOLD_MS } from '../core/policy.js'
 import { RELEASE_BATCH, type RouteGateOptions } from './route-gate.js'
 
 export interface WebSocketGateOptions {
@@ -12,13 +13,15 @@ export interface WebSocketGateOptions {
    */
   mode?: GateMode
   /**
-   * Longest an upgrade is held, in ms. Default: derived per upgrade from what is left of the startup
-   * budget (after startup, about one probe cycle), between 0.5 s and `maxHoldTimeoutMs`.
+   * Longest an upgrade is held, in ms. Default: derived per upgrade, as long as the app can still become
+   * ready: what is left of the startup budget, or the failing probes' own schedule (31.8 s with default
+   * probe options) where that reaches further or no startup runs; between 0.5 s and `maxHoldTimeoutMs`.
    */
   holdTimeoutMs?: number
   /**
-   * Cap of the derived hold, in ms (default 5000). Raise it when your clients' handshake timeout is longer
-   * (ws: `handshakeTimeout`; browsers give up after tens of seconds) and warm-ups take longer than 5 s.
+   * Cap of the derived hold, in ms (default 60000): the longest a socket is held unless `holdTimeoutMs`
+   * says otherwise. Lower it when your clients give up on a handshake sooner (ws: `handshakeTimeout`,
+   * unset by default; browsers wait tens of seconds), raise it for a startup budget past 60 s.
    */
   maxHoldTimeoutMs?: number
   /** Most upgrades held at once across all routes (default 1000); beyond it, 503 at once. */
@@ -50,7 +53,7 @@ export const GATE_MODES: readonly GateMode[] = ['hold', 'reject', 'accept-then-c
 export const GATE_OPTIONS = {
   mode: option('what an upgrade before ready gets: hold, reject or accept-then-close', (path, v) => enumOption<GateMode>(path, v, GATE_MODES, 'hold')),
   holdTimeoutMs: option('longest hold; default derived from the startup budget', (path, v) => v === undefined ? undefined : durationOption(path, v, 0)),
-  maxHoldTimeoutMs: option('cap of the derived hold', (path, v) => durationOption(path, v, 5000)),
+  maxHoldTimeoutMs: option('cap of the derived hold, in ms (default 60000)', (path, v) => durationOption(path, v, DEFAULT_MAX_HOLD_MS)),
   // Each held upgrade is a socket (a file descriptor): a million is past any process's limit.
   maxHeld: option('most upgrades held at once', (path, v) => integerOption(path, v, 1000, 1, 1_000_000)),
   maxHeldPerConnection: option('most holds per client connection', (path, v) => integerOption(path, v, 4, 1, 1000)),
