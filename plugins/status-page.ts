@@ -8,7 +8,7 @@ import { detailsAllowed, parseDetailsPolicy, type DetailsPolicy } from '../lib/h
 import { PROBES_PLUGIN_NAME } from './probes.js'
 import { claimPart, ensureReadiness } from '../lib/core/app.js'
 import { option, readOptionTable } from '../lib/common/option-spec.js'
-import { statusPageHtml } from '../lib/status-page/html.js'
+import { STATUS_PAGE_CSP, statusPageHtml } from '../lib/status-page/html.js'
 
 export interface StatusPageOptions {
   /** Path of the page (default `/readiness/status`); its data is served at `<path>.json`. */
@@ -80,7 +80,8 @@ const statusPagePlugin: FastifyPluginAsync<StatusPageOptions> = async (fastify, 
   fastify.get(path, common, async function statusPage (_request, reply) {
     return reply
       .header('cache-control', 'no-store')
-      .header('content-security-policy', "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+      .header('content-security-policy', STATUS_PAGE_CSP)
+      .header('referrer-policy', 'no-referrer')
       .header('x-content-type-options', 'nosniff')
       .type('text/html; charset=utf-8')
       .send(html)

@@ -9,6 +9,7 @@ import { connect, getJson, listen, until } from './helpers/net.js'
 // Functions passed to page.waitForFunction run in the browser, where these exist (this project's tsconfig has no DOM lib).
 declare const document: any
 declare const window: any
+declare const getComputedStyle: any
 
 const skip = skipWithoutChromium
 const TOKEN = 'status-page-secret-0123456789'
@@ -72,9 +73,18 @@ t.test('in Chromium the page shows the cold start live: phases on a time axis, p
   await anonymous.waitForFunction(() => document.body.dataset.state === 'no access', undefined, { timeout: 15_000, polling: 100 })
   t.match(await anonymous.textContent('#error'), /#token=/, 'an anonymous browser is told how to get in, and sees no data')
   t.equal(await anonymous.$$eval('#probes tbody tr', (rows) => rows.length), 0, 'no probe rows')
+  await page.addInitScript(() => {
+    (globalThis as any).cspViolations = []
+    ;(globalThis as any).addEventListener('securitypolicyviolation', (e: any) => (globalThis as any).cspViolations.push(e.violatedDirective))
+  })
   await page.goto(`${http}/readiness/status#token=${TOKEN}`)
   await page.waitForFunction(() => document.body.dataset.state === 'starting', undefined, { timeout: 15_000, polling: 100 })
+  t.equal(await page.evaluate(() => getComputedStyle(document.querySelector('#state')).borderRadius), '10px', 'the hashed style applies under the CSP')
+  t.same(await page.evaluate(() => [...document.querySelectorAll('#probes th')].map((th: any) => th.textContent)),
+    ['probe', 'status', 'critical', 'last run', 'runs', 'failed runs, total', 'failed in a row', 'last error'], 'the probe columns, labelled')
   t.equal(await page.textContent('#probes tr[data-probe="db"] td:nth-child(2)'), 'fail', 'the failing probe shows as fail')
+  await page.waitForFunction(() => Number(document.querySelector('#probes tr[data-probe="db"] td:nth-child(6)')?.textContent) >= 1, undefined, { timeout: 15_000, polling: 100 })
+  t.pass('its failed runs are counted')
 
   // Two clients refused during the cold start: the page's counter follows.
   const refused = await Promise.all([connect(`${ws}/chat`), connect(`${ws}/chat`)])
@@ -93,12 +103,17 @@ t.test('in Chromium the page shows the cold start live: phases on a time axis, p
   await page.waitForFunction(() => document.querySelector('#gate tr[data-route="/chat"] td:nth-child(6)')?.textContent === '1', undefined, { timeout: 15_000, polling: 100 })
   t.pass('the gate row shows 1 admitted')
 
+  const dbRow = await page.$$eval('#probes tr[data-probe="db"] td', (tds) => tds.map((td) => td.textContent))
+  t.ok(Number(dbRow[5]) >= 1 && dbRow[6] === '0', `after the pass: ${dbRow[5]} failed runs in all, ${dbRow[6]} in a row`)
   const bars = await page.$$eval('#timeline rect', (rects) => rects.length)
   t.equal(bars, 3, 'one bar per phase')
   const ticks = await page.$$eval('#timeline text.tick', (els) => els.map((e) => e.textContent))
   t.ok(ticks.some((s) => s === '0 ms'), `the axis starts at 0 (${ticks.join(', ')})`)
   t.ok(ticks.length >= 4, 'with several ticks')
   t.match(await page.textContent('#startup'), /startup done in .* budget/, 'startup line with duration and budget')
+  const axes = await page.$$eval('#timeline text.axis', (els) => els.map((e) => e.textContent))
+  t.same(axes, ['phase', 'time since startup began'], 'both axes are labelled')
+  t.same(await page.evaluate(() => (globalThis as any).cspViolations), [], 'no CSP violation: the script and the style are allowed by their hashes')
 
   mkdirSync(ARTEFACTS, { recursive: true })
   const file = join(ARTEFACTS, 'status-page.png')

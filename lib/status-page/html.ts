@@ -1,19 +1,6 @@
-/**
- * The status page: one self-contained document (no CDN, no external file), so
- * it works on a closed network and under a strict CSP. Data arrives from the
- * JSON route; every value is written with textContent or as SVG attributes,
- * never as HTML, since probe errors and names are not ours to trust.
- */
-export function statusPageHtml ({ dataUrl, refreshMs }: { dataUrl: string, refreshMs: number }): string {
-  const config = JSON.stringify({ dataUrl, refreshMs }).replace(/</g, '\\u003c')
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Readiness status</title>
-<link rel="icon" href="data:,">
-<style>
+import { createHash } from 'node:crypto'
+
+const STYLE = `
   :root { --pass: #1a7f37; --fail: #cf222e; --warn: #9a6700; --run: #0969da; --muted: #656d76; --line: #d0d7de; --bg: #f6f8fa; }
   * { box-sizing: border-box; }
   body { font: 14px/1.4 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0; color: #1f2328; background: #fff; }
@@ -32,38 +19,17 @@ export function statusPageHtml ({ dataUrl, refreshMs }: { dataUrl: string, refre
   .st-pass { color: var(--pass); font-weight: 600; } .st-fail { color: var(--fail); font-weight: 600; } .st-unknown, .st-pending, .st-waiting, .st-skipped { color: var(--muted); } .st-running { color: var(--run); font-weight: 600; } .st-done { color: var(--pass); } .st-failed { color: var(--fail); font-weight: 600; }
   svg text { font: 11px system-ui, sans-serif; fill: #1f2328; }
   svg .tick { fill: var(--muted); }
+  svg .axis { fill: #1f2328; font-weight: 600; }
   .grid { display: grid; grid-template-columns: minmax(0, 1fr) minmax(0, 1.3fr); gap: 0 24px; }
   @media (max-width: 800px) { .grid { grid-template-columns: 1fr; } }
   #error { color: var(--fail); }
-</style>
-</head>
-<body>
-<header>
-  <h1>Readiness</h1>
-  <span id="state" class="badge">loading</span>
-  <span id="startup" class="meta"></span>
-  <span id="updated" class="meta"></span>
-  <span id="error"></span>
-</header>
-<main>
-  <h2>Startup timeline</h2>
-  <svg id="timeline" width="100%" height="60" role="img" aria-label="Startup timeline: phases as bars on a time axis, probes' first pass marked"></svg>
-  <div class="grid">
-    <section>
-      <h2>Probes</h2>
-      <table id="probes"><thead><tr><th>probe</th><th>status</th><th>critical</th><th class="num">latency</th><th class="num">runs</th><th class="num">fails</th><th>last error</th></tr></thead><tbody></tbody></table>
-    </section>
-    <section>
-      <h2>WebSocket gate</h2>
-      <table id="gate"><thead><tr><th>route</th><th>ready</th><th>mode</th><th class="num">open</th><th class="num">held now</th><th class="num">admitted</th><th class="num">refused</th><th class="num">holds</th><th class="num">hold timeouts</th><th class="num">closed on loss</th></tr></thead><tbody></tbody></table>
-      <p id="gate-none" class="meta" hidden>No gated WebSocket route.</p>
-    </section>
-  </div>
-</main>
-<script>
+`
+
+// No ${...} in here: the script is the same bytes for every app, so its hash is fixed.
+const SCRIPT = String.raw`
 (() => {
   'use strict'
-  const config = ${config}
+  const config = { dataUrl: document.body.dataset.dataUrl, refreshMs: Number(document.body.dataset.refreshMs) }
   const $ = (id) => document.getElementById(id)
   // A token can travel in the fragment (#token=...), which browsers never send to the server or its logs.
   const token = new URLSearchParams(location.hash.slice(1)).get('token')
@@ -100,7 +66,7 @@ export function statusPageHtml ({ dataUrl, refreshMs }: { dataUrl: string, refre
     const width = Math.max(300, svg.clientWidth || 800)
     const left = 130, right = 70, row = 22, top = 18
     const rows = phases.length + (passes.length ? 1 : 0)
-    const height = top + Math.max(1, rows) * row + 24
+    const height = top + Math.max(1, rows) * row + 38
     svg.setAttribute('height', height)
     svg.setAttribute('viewBox', '0 0 ' + width + ' ' + height)
     svg.replaceChildren()
@@ -108,10 +74,13 @@ export function statusPageHtml ({ dataUrl, refreshMs }: { dataUrl: string, refre
     const step = niceStep(span)
     for (let t = 0; t <= span + 1e-9; t += step) {
       const px = x(start + t)
-      svg.append(el('svg:line', { x1: px, x2: px, y1: top - 4, y2: height - 20, stroke: '#eaeef2' }))
-      svg.append(el('svg:text', { x: px, y: height - 6, 'text-anchor': 'middle', class: 'tick' }, ms(t)))
+      svg.append(el('svg:line', { x1: px, x2: px, y1: top - 4, y2: height - 34, stroke: '#eaeef2' }))
+      svg.append(el('svg:text', { x: px, y: height - 20, 'text-anchor': 'middle', class: 'tick' }, ms(t)))
     }
-    svg.append(el('svg:text', { x: 4, y: 10, class: 'tick' }, 'time since startup began →'))
+    // The axes, labelled: phases (and probes) down the left, time since startup began along the bottom.
+    svg.append(el('svg:line', { x1: left, x2: width - right, y1: height - 34, y2: height - 34, stroke: '#8c959f' }))
+    svg.append(el('svg:text', { x: 4, y: 10, class: 'axis' }, 'phase'))
+    svg.append(el('svg:text', { x: left + (width - left - right) / 2, y: height - 4, 'text-anchor': 'middle', class: 'axis' }, 'time since startup began'))
     phases.forEach(([name, p], i) => {
       const y = top + i * row
       svg.append(el('svg:text', { x: 4, y: y + 14 }, name))
@@ -156,7 +125,7 @@ export function statusPageHtml ({ dataUrl, refreshMs }: { dataUrl: string, refre
     for (const [name, p] of Object.entries(s.probes)) {
       const row = el('tr', { 'data-probe': name })
       cell(row, name); cell(row, p.status, 'st-' + p.status); cell(row, p.critical ? 'yes' : 'no')
-      cell(row, ms(p.latencyMs), 'num'); cell(row, p.runs, 'num'); cell(row, p.consecutiveFailures, 'num')
+      cell(row, ms(p.latencyMs), 'num'); cell(row, p.runs, 'num'); cell(row, p.failures, 'num'); cell(row, p.consecutiveFailures, 'num')
       cell(row, p.status === 'fail' && p.lastError ? p.lastError.message : '', 'err')
       probes.append(row)
     }
@@ -206,7 +175,57 @@ export function statusPageHtml ({ dataUrl, refreshMs }: { dataUrl: string, refre
   window.statusPage = { refresh }
   refresh()
 })()
-</script>
+`
+
+const hash = (text: string): string => `'sha256-${createHash('sha256').update(text, 'utf8').digest('base64')}'`
+
+/** The page's Content-Security-Policy: its own style and script by hash, data from its own origin only. */
+export const STATUS_PAGE_CSP = `default-src 'none'; script-src ${hash(SCRIPT)}; style-src ${hash(STYLE)}; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`
+
+/**
+ * The status page: one self-contained document (no CDN, no external file), so
+ * it works on a closed network and under a strict CSP. Data arrives from the
+ * JSON route; every value is written with textContent or as SVG attributes,
+ * never as HTML, since probe errors and names are not ours to trust.
+ * The style and the script are constants: the page's CSP allows exactly them
+ * by their sha256 hash (no 'unsafe-inline'); the per-app settings travel as
+ * data attributes of <body>, which run nothing.
+ */
+export function statusPageHtml ({ dataUrl, refreshMs }: { dataUrl: string, refreshMs: number }): string {
+  const attr = (v: string): string => v.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Readiness status</title>
+<link rel="icon" href="data:,">
+<style>${STYLE}</style>
+</head>
+<body data-data-url="${attr(dataUrl)}" data-refresh-ms="${refreshMs}">
+<header>
+  <h1>Readiness</h1>
+  <span id="state" class="badge">loading</span>
+  <span id="startup" class="meta"></span>
+  <span id="updated" class="meta"></span>
+  <span id="error"></span>
+</header>
+<main>
+  <h2>Startup timeline</h2>
+  <svg id="timeline" width="100%" height="60" role="img" aria-label="Startup timeline: phases as bars on a time axis, probes' first pass marked"></svg>
+  <div class="grid">
+    <section>
+      <h2>Probes</h2>
+      <table id="probes"><thead><tr><th>probe</th><th>status</th><th>critical</th><th class="num">last run</th><th class="num">runs</th><th class="num" title="failed runs since the probe was added">failed runs, total</th><th class="num" title="failed runs since the last pass; 0 while passing">failed in a row</th><th>last error</th></tr></thead><tbody></tbody></table>
+    </section>
+    <section>
+      <h2>WebSocket gate</h2>
+      <table id="gate"><thead><tr><th>route</th><th>ready</th><th>mode</th><th class="num">open</th><th class="num">held now</th><th class="num">admitted</th><th class="num">refused</th><th class="num">holds</th><th class="num">hold timeouts</th><th class="num">closed on loss</th></tr></thead><tbody></tbody></table>
+      <p id="gate-none" class="meta" hidden>No gated WebSocket route.</p>
+    </section>
+  </div>
+</main>
+<script>${SCRIPT}</script>
 </body>
 </html>
 `
