@@ -7,7 +7,8 @@ import { describe, durationOption } from '../lib/common/options.js'
 import { detectPlatform } from '../lib/startup/platform.js'
 import { ShutdownSequence } from '../lib/shutdown/sequence.js'
 import { shutdownSettings, shutdownWarnings } from '../lib/shutdown/defaults.js'
-import { onShutdownSignal, SIGNALS, type Signal } from '../lib/shutdown/signals.js'
+import { onShutdownSignal, otherSignalListeners, SIGNALS, type Signal } from '../lib/shutdown/signals.js'
+import { runnerWarnings } from '../lib/shutdown/runners.js'
 import { InFlightRequests } from '../lib/shutdown/in-flight.js'
 import { Http2Sessions } from '../lib/shutdown/sessions.js'
 import { claimPart, ensureReadiness } from '../lib/core/app.js'
@@ -115,6 +116,22 @@ const shutdownPlugin: FastifyPluginAsync<ShutdownPluginOptions> = async (fastify
     const drainBudgetMs = readiness.websocket?.drainBudgetMs ?? 0
     fastify.log.info({ platform: platform.name, signals, delayMs: settings.delay, timeoutMs: settings.timeout, gracePeriodMs: settings.graceMs ?? null, drainBudgetMs, sources: settings.sources }, 'shutdown configured')
     for (const warning of shutdownWarnings({ settings, drainBudgetMs })) fastify.log.warn({ platform: platform.name }, `fastify-readiness: ${warning}`)
+    // A runner's or the app's own listener of the same signals (close-with-grace under fastify-cli, a
+    // hand-written one) is installed by now: its app.close() runs the sequence first (below), but a
+    // force-exit shorter than the sequence cuts it, which is said here, with the fix.
+    const others = signals === false ? [] : otherSignalListeners(signals)
+    for (const warning of runnerWarnings({ others, argv: process.argv, env: process.env, timeoutMs: settings.timeout })) fastify.log.warn({ otherListeners: others }, `fastify-readiness: ${warning}`)
+    // An app.close() called by someone else (close-with-grace in fastify-cli's `fastify start` and in its
+    // generated server.js, a hand-written signal handler) would close the routes at once (Fastify's
+    // return503OnClosing) and so skip the delay the platform needs. An onClose hook added once the app is
+    // ready runs before Fastify's own close work (its preClose hooks, closing the routes, the server's
+    // close): when the suite's signal listener has started the sequence, that close waits here until the
+    // sequence has served through its delay and drained, and Fastify then closes as the sequence would.
+    fastify.addHook('onClose', async function runTheSequenceFirst () {
+      // In the same signal, the caller's listener may have run before the suite's.
+      await new Promise((resolve) => setImmediate(resolve))
+      if (sequence.started) await sequence.untilClosing()
+    })
     hookDone()
   })
 }

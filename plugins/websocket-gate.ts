@@ -31,16 +31,22 @@ const websocketGate: FastifyPluginAsync<WebSocketGateOptions> = async (fastify, 
       hookDone(err as Error)
       return
     }
+    // Added once ready, this onClose hook runs before Fastify's own close work, so before the preClose
+    // hooks, @fastify/websocket's among them (which closes every socket with no code: 1005) whichever was
+    // registered first: a bare app.close() (a hand-written signal handler, close-with-grace, a test's
+    // teardown) drains with the suite's close code and refuses held upgrades with 503 in either order.
+    fastify.addHook('onClose', closeConnections)
     hookDone()
   })
 
-  // Runs before @fastify/websocket's own preClose (which closes sockets with no code, 1005) when the
-  // suite is registered first; registered after it, that preClose (or the app's own) runs first and
-  // this drains what it left. The shutdown sequence drains before app.close() in both layouts.
-  fastify.addHook('preClose', async function closeConnections () {
-    for (const server of [fastify.server, ...gate.sockets.upgradeServers]) server.prependListener('upgrade', gate.refuseWhileClosing)
+  let refusing = false
+  async function closeConnections (): Promise<void> {
+    if (!refusing) for (const server of [fastify.server, ...gate.sockets.upgradeServers]) server.prependListener('upgrade', gate.refuseWhileClosing)
+    refusing = true
     await readiness.closeConnections()
-  })
+  }
+  // An app closed before it was ready never ran onReady: the drain then runs here (a no-op after the above).
+  fastify.addHook('preClose', closeConnections)
   fastify.addHook('onClose', function stopRefusing (_instance, hookDone) {
     for (const server of [fastify.server, ...gate.sockets.upgradeServers]) server.removeListener('upgrade', gate.refuseWhileClosing)
     hookDone()

@@ -34,6 +34,8 @@ export class ShutdownSequence {
   #run: Promise<void> | null = null
   #stage: ShutdownStage = 'idle'
   #startedAt = 0
+  #reachedClose: () => void = () => {}
+  readonly #closing = new Promise<void>((resolve) => { this.#reachedClose = resolve })
 
   constructor (steps: ShutdownSteps, { delay, timeout }: { delay: number, timeout: number }, log: ReadinessLogger) {
     this.#steps = steps
@@ -44,6 +46,12 @@ export class ShutdownSequence {
 
   get stage (): ShutdownStage { return this.#stage }
   get started (): boolean { return this.#run !== null }
+
+  /**
+   * Resolves once the sequence has served through its delay and drained, and begins to close (or ended,
+   * however it ended): what an app.close() started by someone else waits for before Fastify closes.
+   */
+  untilClosing (): Promise<void> { return this.#closing }
 
   run (reason = 'shutdown'): Promise<void> {
     if (this.#run === null) this.#run = this.#bounded(reason)
@@ -67,6 +75,7 @@ export class ShutdownSequence {
       await Promise.race([this.#sequence(reason), timedOut])
     } finally {
       clearTimeout(timer)
+      this.#reachedClose()
     }
   }
 
@@ -88,6 +97,7 @@ export class ShutdownSequence {
     this.#stage = 'drain'
     await steps.closeConnections()
     this.#stage = 'close'
+    this.#reachedClose()
     await steps.close()
     this.#stage = 'done'
     this.#log.info({ durationMs: Date.now() - this.#startedAt }, 'shutdown complete')

@@ -87,3 +87,12 @@ async function runAll (signal: Signal, running: SignalSubscriber[]): Promise<voi
   }
   process.exit(failed ? 1 : 0)
 }
+
+/** The other listeners of these signals: a runner's (close-with-grace, fastify-cli) or the app's own. */
+export function otherSignalListeners (signals: readonly Signal[]): Array<{ signal: Signal, name: string }> {
+  const others: Array<{ signal: Signal, name: string }> = []
+  for (const signal of signals) {
+    for (const listener of process.listeners(signal)) if (listener !== onSignal) others.push({ signal, name: listener.name === '' ? 'anonymous' : listener.name })
+  }
+  return others
+}
