@@ -14,15 +14,25 @@ export const CADDY = '/usr/bin/caddy'
 export interface Instance { name: string, port: number, child: ChildProcess, exited: Promise<number | null> }
 
 /** test/fixtures/proxy-instance.mjs as a real process; killed when the test ends. */
-export async function startInstance (t: Test, name: string, port: number, env: Record<string, string>): Promise<Instance> {
+/** `received`: with LOG_MESSAGES=1, every message the instance's handler got is added to it. */
+export async function startInstance (t: Test, name: string, port: number, env: Record<string, string>, received?: Set<string>): Promise<Instance> {
   const child = spawn(process.execPath, [INSTANCE], { env: { ...process.env, NAME: name, PORT: String(port), ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
   let stderr = ''
   child.stderr?.on('data', (c) => { stderr += String(c) })
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
   t.teardown(async () => { if (child.exitCode === null && child.signalCode === null) { child.kill('SIGKILL'); await exited } })
   await new Promise<void>((resolve, reject) => {
-    let out = ''
-    child.stdout?.on('data', (c) => { out += String(c); if (out.includes('"listening"')) resolve() })
+    let pending = ''
+    child.stdout?.on('data', (c) => {
+      pending += String(c)
+      const lines = pending.split('\n')
+      pending = lines.pop() ?? ''
+      for (const line of lines) {
+        const entry = JSON.parse(line) as { listening?: number, got?: string }
+        if (entry.listening !== undefined) resolve()
+        if (entry.got !== undefined) received?.add(entry.got)
+      }
+    })
     void exited.then(() => reject(new Error(`instance ${name} exited: ${stderr}`)))
   })
   return { name, port, child, exited }
