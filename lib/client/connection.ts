@@ -1,5 +1,5 @@
 import { retryHint } from '../gate/close-reasons.js'
-import { retryDelay } from './backoff.js'
+import { HELD_AT_LEAST_MS, retryDelay } from './backoff.js'
 import { Emitter } from './emitter.js'
 import { askHealth } from './health.js'
 import { readClientOptions, type ClientSettings } from './options.js'
@@ -33,6 +33,9 @@ export class ReadinessClient extends Emitter<ClientEvents> {
   #hintSource: 'retry-after' | 'health' = 'retry-after'
   #stopped = false
   #healthAbort: AbortController | null = null
+  /** When the current attempt began, and how long the last refused one was held by the server (0: not held). */
+  #attemptAt = 0
+  #heldMs = 0
 
   constructor (url: string, options: ReadinessClientOptions = {}) {
     super()
@@ -47,7 +50,9 @@ export class ReadinessClient extends Emitter<ClientEvents> {
       : new NumberedOutbox(delivery, max, {
         acked: (seq) => this.emit('acked', seq),
         dead: (socket) => this.#dead(socket),
-        inUse: (reason) => this.emit('error', new DeliverySessionInUseError(delivery.sessionId, reason))
+        inUse: (reason) => this.emit('error', new DeliverySessionInUseError(delivery.sessionId, reason)),
+        message: (data) => this.emit('message', data),
+        gap: (info) => this.emit('resumeFailed', info)
       })
     // An open socket may still prove healthy when the deadline passes; its close checks the clock again.
     const deadline = (): void => { if (this.#state !== 'open' && !this.#stopped) this.#giveUp() }
@@ -104,6 +109,8 @@ export class ReadinessClient extends Emitter<ClientEvents> {
     if (this.#stopped) return
     this.#hintMs = null
     this.#hintSource = 'retry-after'
+    this.#heldMs = 0
+    this.#attemptAt = Date.now()
     this.#setState('connecting')
     let socket: WebSocketLike
     try {
@@ -171,7 +178,12 @@ export class ReadinessClient extends Emitter<ClientEvents> {
     if (!final) {
       const hint = retryHint(reason)
       if (hint !== null) { this.#hintMs = hint * 1000; this.#hintSource = 'retry-after' }
-      this.#stretch.closed(wasHealthy)
+      // Refused after the server held the upgrade (the gate's hold timeout): the next attempt is held too,
+      // which is the fastest way in, so it goes without waiting for the hint.
+      const heldMs = !opened && reason !== 'handshake timeout' ? Date.now() - this.#attemptAt : 0
+      if (heldMs >= HELD_AT_LEAST_MS) { this.#heldMs = heldMs; this.#hintMs = null }
+      const drained = opened && (code === 1001 || code === 1012) && this.#stretch.drained()
+      this.#stretch.closed(wasHealthy || drained)
     }
     // willRetry is the truth: the close that exhausts maxAttempts or maxElapsedMs says false (giveup follows).
     const exhausted = !final && this.#stretch.exhausted()
@@ -181,10 +193,10 @@ export class ReadinessClient extends Emitter<ClientEvents> {
       return
     }
     if (this.#stopped) return // a close listener called close()
-    void this.#scheduleRetry()
+    this.#scheduleRetry()
   }
 
-  async #scheduleRetry (): Promise<void> {
+  #scheduleRetry (): void {
     // maxAttempts: N failed attempts in a row, then no N+1st (nor a health request for it).
     if (this.#stretch.exhausted()) {
       this.#giveUp()
@@ -193,16 +205,48 @@ export class ReadinessClient extends Emitter<ClientEvents> {
     const attempt = ++this.#stretch.attempt
     this.#setState('waiting')
     const { healthUrl, handshakeTimeoutMs, backoff, random } = this.#settings
-    if (this.#hintMs === null && healthUrl !== undefined) {
-      const controller = typeof AbortController === 'function' ? new AbortController() : null
-      this.#healthAbort = controller
-      const health = await askHealth(healthUrl, handshakeTimeoutMs, controller)
-      if (this.#healthAbort === controller) this.#healthAbort = null
-      if (this.#stopped || this.#state !== 'waiting') return
-      if (health !== null) { this.#hintMs = health; this.#hintSource = 'health' }
+    const elapsedMs = this.#stretch.elapsedMs
+    const plan = (hintMs: number | null): { delayMs: number, source: 'retry-after' | 'health' | 'backoff' } => {
+      const { delayMs, source } = retryDelay(attempt, hintMs, backoff, random, elapsedMs)
+      // The time a refused attempt was held counts as waited: attempts still begin a backoff apart.
+      return { delayMs: Math.max(0, delayMs - this.#heldMs), source: source === 'hint' ? this.#hintSource : 'backoff' }
     }
-    const { delayMs, source } = retryDelay(attempt, this.#hintMs, backoff, random)
-    this.emit('retry', { attempt, delayMs, source: source === 'hint' ? this.#hintSource : 'backoff' })
-    this.#timers.start('retry', delayMs, () => this.#connect(), true)
+    const retry = (delay: { delayMs: number, source: 'retry-after' | 'health' | 'backoff' }, waitMs: number): void => {
+      this.emit('retry', { attempt, ...delay })
+      this.#timers.start('retry', waitMs, () => this.#connect(), true)
+    }
+    if (this.#hintMs !== null || this.#heldMs > 0 || healthUrl === undefined) {
+      const delay = plan(this.#hintMs)
+      retry(delay, delay.delayMs)
+      return
+    }
+    // The health route is asked while the backoff runs, never before it: one that is slow or hangs cannot
+    // delay the retry. Its answer, if it comes first, is a hint like any other.
+    const backoffOnly = plan(null)
+    const since = Date.now()
+    const controller = typeof AbortController === 'function' ? new AbortController() : null
+    this.#healthAbort = controller
+    let asking = true
+    this.#timers.start('retry', backoffOnly.delayMs, () => {
+      asking = false
+      this.#healthAbort?.abort()
+      this.#healthAbort = null
+      this.emit('retry', { attempt, ...backoffOnly })
+      this.#connect()
+    }, true)
+    void askHealth(healthUrl, handshakeTimeoutMs, controller).then((health) => {
+      if (!asking || this.#stopped) return
+      asking = false
+      this.#healthAbort = null
+      if (health === null) {
+        retry(backoffOnly, Math.max(0, backoffOnly.delayMs - (Date.now() - since)))
+        return
+      }
+      this.#hintMs = health
+      this.#hintSource = 'health'
+      const delay = plan(health)
+      // A hint counts from its answer; the backoff from when the wait began.
+      retry(delay, delay.source === 'backoff' ? Math.max(0, delay.delayMs - (Date.now() - since)) : delay.delayMs)
+    })
   }
 }
