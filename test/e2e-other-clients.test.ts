@@ -3,6 +3,7 @@ import RwsModule from 'reconnecting-websocket'
 import { WebSocket as PartySocket } from 'partysocket'
 import WebSocket from 'ws'
 import { ReadinessClient } from '../lib/client/index.js'
+import { browser, skipWithoutChromium } from './helpers/browser.js'
 import { sleep } from './helpers/net.js'
 import { startInstance, status, waitFor, type Instance } from './helpers/proxies.js'
 import { freePort } from './helpers/servers.js'
@@ -99,4 +100,28 @@ t.test('accept-then-close: reconnecting-websocket and partysocket lose what they
   t.ok(result['reconnecting-websocket'].lost > 0, `reconnecting-websocket: ${result['reconnecting-websocket'].lost} of ${result['reconnecting-websocket'].sent} lost`)
   t.ok(result.partysocket.lost > 0, `partysocket: ${result.partysocket.lost} of ${result.partysocket.sent} lost`)
   t.equal(result['fastify-readiness/client'].lost, 0, `fastify-readiness/client: 0 of ${result['fastify-readiness/client'].sent} lost (a 1013 "not admitted" means: re-send)`)
+})
+
+t.test('a browser\'s native WebSocket (Chromium), one attempt during a cold start, in each mode', { skip: skipWithoutChromium, timeout: 60_000 }, async (t) => {
+  const page = await (await browser(t)).newPage()
+  for (const mode of ['hold', 'reject', 'accept-then-close']) {
+    const port = await freePort()
+    await startInstance(t, mode, port, { GATE_MODE: mode, PHASE_MS: '1500' })
+    t.equal(await status(`http://127.0.0.1:${port}/health/ready`), 503, `${mode}: still starting when the page connects`)
+    const seen = await page.evaluate(async (url: string) => await new Promise<string[]>((resolve) => {
+      const events: string[] = []
+      const ws = new (globalThis as any).WebSocket(url)
+      ws.onopen = () => { events.push('open') }
+      ws.onmessage = (e: { data: string }) => { events.push(`message ${e.data}`); ws.close(1000) }
+      ws.onerror = () => { events.push('error') }
+      ws.onclose = (e: { code: number, reason: string }) => { events.push(`close ${e.code}${e.reason === '' ? '' : ` ${e.reason.split(';')[0]}`}`); resolve(events) }
+    }), `ws://127.0.0.1:${port}/ws`)
+    t.comment(`${mode}: ${seen.join(', ')}`)
+    const expected: Record<string, string[]> = {
+      hold: ['open', `message ${mode}`, 'close 1000'],
+      reject: ['error', 'close 1006'],
+      'accept-then-close': ['open', 'close 1013 not admitted: not ready']
+    }
+    t.same(seen, expected[mode], `${mode}: ${expected[mode].join(', ')}`)
+  }
 })
