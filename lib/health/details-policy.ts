@@ -46,8 +46,16 @@ export async function detailsAllowed (policy: DetailsPolicy, request: FastifyReq
  * timing. Unlike an IP check, this holds behind a proxy or a load balancer,
  * where every request comes from the proxy's address (and `X-Forwarded-For`
  * is whatever the caller wrote).
+ *
+ * `undefined` is accepted by the type because the token usually comes from
+ * the environment (`bearerToken(process.env.HEALTH_TOKEN)`): an unset
+ * variable fails at once with an error that says so, rather than at the
+ * compiler, where a `!` would only hide it.
  */
-export function bearerToken (tokens: string | readonly string[]): (request: FastifyRequest) => boolean {
+export function bearerToken (tokens: string | readonly string[] | undefined): (request: FastifyRequest) => boolean {
+  if (tokens === undefined || tokens === '') {
+    throw new ReadinessOptionError('bearerToken', `needs a token, got ${tokens === undefined ? 'undefined' : 'an empty string'}: is the environment variable that holds it set?`)
+  }
   const list = typeof tokens === 'string' ? [tokens] : tokens
   if (!Array.isArray(list) || list.length === 0 || list.some((t) => typeof t !== 'string' || t.length < 16)) {
     throw new ReadinessOptionError('bearerToken', `needs one or more tokens of at least 16 characters, got ${describe(tokens)}`)
