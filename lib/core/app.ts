@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import { Readiness, type ReadinessApi } from './readiness.js'
-import type { GateMode } from '../gate/route-gate.js'
+import type { GateMode } from './websocket-view.js'
 import { rejectUnknownKeys } from '../common/options.js'
 import { ReadinessRegistrationError } from '../common/errors.js'
 
@@ -92,11 +92,23 @@ export function ensureReadiness (fastify: FastifyInstance): AppReadiness {
  * Fastify names the root context "fastify" and prefixes the names of the plugins that share it
  * ("fastify -> a -> b"); a plugin not wrapped in fastify-plugin starts a name of its own. The gate
  * still guards every upgrade from there (its backstop sits on the ws server), but `app.readiness`
- * and the routes' `readiness` options are only seen inside that plugin: say so once, at start.
+ * and the routes' `readiness` options are only seen inside that plugin. That is no mistake when the
+ * whole app lives in that plugin: fastify-cli's `fastify start app.js` and the standard server.js
+ * register app.js unwrapped, and with @fastify/autoload its routes/ are children of it, seen by the
+ * suite. So the warning waits for the routes: it comes, once, at start, when that plugin holds no
+ * route of the app's own (the suite beside the routes, as in a sibling plugin, sees none of them).
  */
 function warnIfEncapsulated (fastify: FastifyInstance): void {
   const name = fastify.pluginName
   if (name === 'fastify' || name.startsWith('fastify -> ')) return
   const plugin = name.split(' -> ')[0]?.split(' -- ')[0]?.slice(0, 80) ?? ''
-  fastify.log.warn({ plugin }, `fastify-readiness is registered inside the encapsulated plugin "${plugin}": app.readiness, and readiness options on routes outside that plugin, are not seen at the root. Wrap that plugin with fastify-plugin, or register fastify-readiness at the root (docs/configuration.md, "Where to register").`)
+  let appRoutes = 0
+  fastify.addHook('onRoute', function countAppRoutes (this: FastifyInstance) {
+    // The suite's own routes (health, status page) are registered from a context named after its plugins.
+    if (!this.pluginName.includes('fastify-readiness')) appRoutes++
+  })
+  fastify.addHook('onReady', function warnWhenAlone (hookDone) {
+    if (appRoutes === 0) fastify.log.warn({ plugin }, `fastify-readiness is registered inside the encapsulated plugin "${plugin}", which holds none of the app's routes: app.readiness, and readiness options on routes outside that plugin, are not seen at the root. Wrap that plugin with fastify-plugin, or register fastify-readiness at the root (docs/configuration.md, "Where to register").`)
+    hookDone()
+  })
 }
