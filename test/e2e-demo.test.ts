@@ -72,6 +72,21 @@ t.test('the demo page explains a gated cold start next to a naive one', { skip, 
   t.same(errors, [], 'no script errors')
 })
 
+t.test('hold mode: the naive column shows its 1011 on the first cold start too', { skip, timeout: 60_000 }, async (t) => {
+  const port = await freePort()
+  const page = await (await browser(t)).newPage({ viewport: { width: 1000, height: 640 } })
+  await page.goto('about:blank')
+  await startChat(t, port, { WARMUP_MS: '15000', GATE_MODE: 'hold', LOG_LEVEL: 'warn' })
+  await page.goto(`http://127.0.0.1:${port}/`)
+  await wait(page, () => (window as unknown as { demoReady?: boolean }).demoReady === true)
+  // Chromium makes one handshake at a time per host: the naive client starts first, so it is not stuck behind the held one.
+  await wait(page, () => document.querySelector('section[data-chat="naive"] .attempts')?.textContent?.includes('closed 1011: server error') === true)
+  t.pass('the naive 1011 is shown while the gate still holds the gated upgrade')
+  t.equal(await page.evaluate(() => document.body.dataset.gate), 'closed', 'during the warm-up')
+  const glyphs = await page.evaluate(() => [...document.querySelectorAll('style')].map((s: any) => s.textContent).join('') + document.body.textContent)
+  t.notMatch(glyphs, /[^\t\n\r -~]/, 'plain ASCII only: no glyph a default Debian font lacks')
+})
+
 t.test('GATE=off: the page shows the naive server alone and says so', { skip, timeout: 60_000 }, async (t) => {
   const port = await freePort()
   const page = await (await browser(t)).newPage({ viewport: { width: 800, height: 500 } })
