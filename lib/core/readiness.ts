@@ -10,7 +10,7 @@ import type { Platform } from '../startup/platform.js'
 import type { ReadinessApi, ReadinessLogger, ReadinessStatus, StartupMode } from './api.js'
 import { Announcer, SafeEmitter } from './events.js'
 import { Lifecycle, type Closer, type ShutdownSequenceRun } from './lifecycle.js'
-import { retryAfterSeconds, suggestedHoldMs, type PolicySnapshot } from './policy.js'
+import { DEFAULT_MAX_HOLD_MS, retryAfterSeconds, suggestedHoldMs, type PolicySnapshot } from './policy.js'
 import { buildProbe, logProbeChange } from './probes.js'
 import { Requirements } from './requirements.js'
 import { ServiceState } from './service.js'
@@ -256,7 +256,7 @@ export class Readiness<App = unknown> extends SafeEmitter implements ReadinessAp
   }
 
   retryAfterSeconds (): number { return retryAfterSeconds(this.#policy()) }
-  suggestedHoldMs (cap = 5000): number { return suggestedHoldMs(this.#policy(), cap) }
+  suggestedHoldMs (cap = DEFAULT_MAX_HOLD_MS): number { return suggestedHoldMs(this.#policy(), cap) }
 
   status (): ReadinessStatus {
     return buildStatus({ ready: this.#ready, draining: this.draining, service: this.#service, startup: this.#startup, requirements: this.#requirements, missing: this.missing() })
