@@ -13,6 +13,7 @@ import { hostileGate } from './hostile-gate.js'
 import { hostileRedaction } from './hostile-redaction.js'
 import { otel } from './otel.js'
 import { polling } from './polling.js'
+import { probeSchedule } from './probe-schedule.js'
 import reconnect from './reconnect.js'
 
 const QUICK = process.env.BENCH_QUICK === '1'
@@ -222,7 +223,8 @@ for (const bench of [
   section('11. hostile: redaction of huge error messages', hostileRedaction),
   section('12. probe polling during a dependency outage', polling),
   section('13. client reconnects against hostile servers, and 10,000 clients', reconnect),
-  section('14. reconnect herd when an instance drains behind HAProxy', herd)
+  section('14. reconnect herd when an instance drains behind HAProxy', herd),
+  section('15. probe schedule: lag against down time, checks per minute, the Retry-After herd', probeSchedule)
 ]) await bench()
 const seconds = Math.round((Date.now() - started) / 1000)
 
