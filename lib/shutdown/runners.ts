@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs'
 import type { Signal } from './signals.js'
 
 /**
@@ -37,11 +38,24 @@ export function runnerWarnings ({ others, argv, env, timeoutMs }: RunnerInput): 
 
 function isFastifyStart (argv: readonly string[]): boolean {
   const script = argv[1] ?? ''
-  return /fastify-cli|[\\/]fastify(\.js)?$/.test(script) && argv.slice(2).includes('start')
+  return /fastify-cli|[\\/]fastify(\.js)?$/.test(script) && commandLine(argv).includes('start')
+}
+
+/**
+ * The arguments after the script. fastify-cli takes its own out of process.argv (argv.splice(2)), so
+ * where they are gone they are read from the process's command line (Linux); elsewhere none are known.
+ */
+function commandLine (argv: readonly string[]): string[] {
+  if (argv.length > 2) return argv.slice(2)
+  try {
+    return readFileSync('/proc/self/cmdline', 'utf8').split('\0').filter((a) => a !== '').slice(1)
+  } catch {
+    return []
+  }
 }
 
 function fastifyCliGraceDelay (argv: readonly string[], env: NodeJS.ProcessEnv): number {
-  const args = argv.slice(2)
+  const args = commandLine(argv)
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!
     if (arg === '-g' || arg === '--close-grace-delay') return Number(args[i + 1])
