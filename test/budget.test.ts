@@ -108,6 +108,11 @@ t.test('Retry-After is a running estimate: clients that honour it get in within 
   const { ws } = await listen(app)
   let readyAt = 0
   app.readiness.once('ready', () => { readyAt = Date.now() })
+  // Where each refusal told its client to come back, as the server decided it: the refusal's own moment
+  // plus its Retry-After (read in the same tick the gate computes it), free of the time the answer then
+  // takes to reach a client on a loaded machine.
+  const comeBackAt: number[] = []
+  app.readiness.on('gateRefused', () => { comeBackAt.push(Date.now() + app.readiness.retryAfterSeconds() * 1000) })
   const client = async (delay: number): Promise<{ openedAt: number, hints: number[] }> => {
     await sleep(delay)
     const hints: number[] = []
@@ -122,28 +127,36 @@ t.test('Retry-After is a running estimate: clients that honour it get in within 
   }
   const results = await Promise.all([0, 500, 1000, 1500, 2000].map(client))
   t.same(results[0]?.hints[0], 2, 'at the start: two phases of ~1 s expected')
-  for (const [i, r] of results.entries()) {
-    const late = r.openedAt - readyAt
-    t.ok(late >= 0 && late < 1300, `client ${i} got in ${late} ms after readiness (hints ${r.hints.join(', ')} s)`)
-  }
+  t.ok(results.every((r) => r.openedAt >= readyAt), 'nobody got in before readiness')
+  t.equal(comeBackAt.length, results.reduce((n, r) => n + r.hints.length, 0), 'every refusal was seen')
+  // A hint is whole seconds, so coming back up to 1 s after readiness is one retry; a hint taken from the
+  // budget (over 60 s here: two phases of the default 30 s) would hit the 30 s cap, tens of seconds late.
+  // The bound sits far from both.
+  const overshoot = Math.max(...comeBackAt) - readyAt
+  t.ok(overshoot < 3000, `no refusal told its client to come back more than one retry after readiness (the latest: ${overshoot} ms after it)`)
+  // How soon the clients then got in is a speed figure (npm run bench): reported, not asserted.
+  t.comment(`in after readiness, ms: ${results.map((r) => r.openedAt - readyAt).join(', ')}; hints ${results.map((r) => r.hints.join('/')).join(', ')} s`)
 })
 
 t.test('without a configured hold timeout, a held upgrade waits for what is left of the startup budget', async (t) => {
+  // A budget long enough that what is left of it when the upgrade arrives is well above the 0.5 s floor of
+  // a derived hold: a hold of the floor or of the 60 s cap is then told apart from one of the budget.
+  const budgetMs = 3000
   const app = await buildApp(t, {
     startup: { margin: 0 },
-    phases: { stuck: { run: () => new Promise(() => {}), timeoutMs: 400 } },
+    phases: { stuck: { run: () => new Promise(() => {}), timeoutMs: budgetMs } },
     websocket: { mode: 'hold' }
   })
   app.get('/ws', { websocket: true }, () => {})
   const { ws } = await listen(app)
-  await sleep(100)
   const started = Date.now()
-  // What is left of the budget when the upgrade arrives, measured: a loaded machine's sleep(100) may take longer.
-  const left = 400 - (started - Date.parse(app.readiness.status().startup.startedAt ?? ''))
+  // What is left of the budget when the upgrade arrives, measured: on a loaded machine listen() takes a while.
+  const left = budgetMs - (started - Date.parse(app.readiness.status().startup.startedAt ?? ''))
   const outcome = await connect(`${ws}/ws`)
   const held = Date.now() - started
   t.match(outcome, { kind: 'refused', status: 503 })
-  t.ok(left > 100, `the upgrade came with ${left} ms of the budget left`)
-  t.ok(held >= left - 100 && held < 800, `held for the rest of the 400 ms budget (${held} ms of ${left} ms left), not a fixed 3-5 s`)
+  t.ok(left > 1000, `the upgrade came with ${left} ms of the budget left, above the 500 ms floor`)
+  t.ok(held >= left - 100, `held for the rest of the budget (${held} ms of ${left} ms left), not the 500 ms floor`)
+  t.ok(held < 20_000, `and not the 60 s cap (${held} ms)`)
   t.equal(app.readiness.status().startup.state, 'failed', 'startup ran out of budget')
 })
