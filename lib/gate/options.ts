@@ -9,7 +9,8 @@ export interface WebSocketGateOptions {
   /**
    * What an upgrade that arrives before its route is ready gets:
    * `hold` (default) parks it until ready, within `holdTimeoutMs`; `reject` answers 503 + Retry-After
-   * at once; `accept-then-close` accepts and closes with 1013 (for browsers, which cannot read a 503).
+   * at once; `accept-then-close` accepts and closes with 1013 (a browser can read it, but clients that
+   * flush their queue into the socket and do not re-send on `not admitted` lose those messages).
    */
   mode?: GateMode
   /**
