@@ -2,6 +2,7 @@ import { handlerNeverRan } from '../gate/close-reasons.js'
 import type { DeliverySettings } from './delivery-options.js'
 import { helloFrame, messageFrame, parseAckFrame, PONG_PREFIX, SESSION_IN_USE_CODE } from './frames.js'
 import { Heartbeat } from './heartbeat.js'
+import { Inbox } from './inbox.js'
 import type { Outgoing, WebSocketLike } from './types.js'
 
 /**
@@ -94,6 +95,10 @@ export interface NumberedEvents {
   dead: (socket: WebSocketLike) => void
   /** The server refused this incarnation: another one of the session is live (`exclusive`). */
   inUse: (reason: string) => void
+  /** A numbered server message, once and in order. */
+  message: (data: string) => void
+  /** The server could not resume: messages `from`..`to` (null: unknown) will never arrive. */
+  gap: (info: { from: number, to: number | null }) => void
 }
 
 /**
@@ -106,14 +111,16 @@ export class NumberedOutbox implements Outbox {
   #seq = 0
   #unacked: Unacked[] = []
   readonly #session: string
-  readonly #hello: string
+  readonly #incarnation: string
+  readonly #inbox: Inbox
   readonly #max: number
   readonly #events: NumberedEvents
   readonly #heartbeat: Heartbeat
 
   constructor (delivery: DeliverySettings, max: number, events: NumberedEvents) {
     this.#session = delivery.sessionId
-    this.#hello = helloFrame(delivery.sessionId, delivery.incarnation)
+    this.#incarnation = delivery.incarnation
+    this.#inbox = new Inbox((data) => events.message(data), events.gap)
     this.#max = max
     this.#events = events
     this.#heartbeat = new Heartbeat(delivery.heartbeatMs, delivery.heartbeatTimeoutMs, events.dead)
@@ -138,7 +145,9 @@ export class NumberedOutbox implements Outbox {
 
   flush (socket: WebSocketLike): void {
     if (socket.readyState !== OPEN) return
-    socket.send(this.#hello as never)
+    // The hello says who this is and the last server message it has: the server replays what follows.
+    socket.send(helloFrame(this.#session, this.#incarnation, this.#inbox.received) as never)
+    this.#inbox.opened(socket)
     this.#greeted = socket
     this.#heartbeat.start(socket)
     // Everything unacknowledged goes again, in order; the server's window drops what it already handled.
@@ -149,6 +158,7 @@ export class NumberedOutbox implements Outbox {
     this.#heartbeat.seen()
     if (typeof data !== 'string') return false
     if (data.startsWith(PONG_PREFIX)) return true // a pong: the heartbeat's, never the app's
+    if (this.#inbox.take(data)) return true
     const ack = parseAckFrame(data)
     if (ack === null) return false
     if (ack.session === this.#session) this.#acked(ack.seq)
@@ -159,6 +169,7 @@ export class NumberedOutbox implements Outbox {
 
   closed (code: number, reason: string): void {
     this.#heartbeat.stop()
+    this.#inbox.closed()
     this.#greeted = null
     if (code === SESSION_IN_USE_CODE) this.#events.inUse(reason)
   }

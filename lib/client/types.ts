@@ -47,6 +47,11 @@ export interface ClientEvents {
    * client retries after the hint unless the app calls `close()`.
    */
   error: [error: Error & { code: string }]
+  /**
+   * Delivery, server to client: the server could not replay what this client missed (beyond its outbox's
+   * bounds, or forgotten: `to` null). Messages `from`..`to` will never arrive: resync the app's state.
+   */
+  resumeFailed: [info: { from: number, to: number | null }]
 }
 
 export interface ReadinessClientOptions {

@@ -1,17 +1,19 @@
-import { ackFrame, HELLO_PREFIX, MESSAGE_PREFIX, newSessionId, parseHelloFrame, parseMessageFrame, PING_PREFIX, PONG_PREFIX, SESSION_IN_USE_CODE, SESSION_IN_USE_REASON } from '../client/frames.js'
+import { ackFrame, HELLO_PREFIX, MESSAGE_PREFIX, newSessionId, parseHelloFrame, parseMessageFrame, parseSeqFrame, PING_PREFIX, PONG_PREFIX, RECEIVED_PREFIX, SESSION_IN_USE_CODE, SESSION_IN_USE_REASON } from '../client/frames.js'
 import { beforeDrainClose } from '../common/before-close.js'
 import { ReadinessOptionError } from '../common/errors.js'
 import { DeliveryFrameError, DeliverySessionInUseError, DeliveryTimeoutError } from './errors.js'
 import { readDeliveryOptions } from './options.js'
 import { letGo, progressOf, wake, type Held } from './progress.js'
 import { takeSession, type SessionLease } from './session.js'
+import { Replies } from './replies.js'
 import type { ClaimResult, DedupeStore } from './store.js'
-import type { DeliveryContext, DeliveryHandler, DeliveryOptions, DeliverySocket, DeliveryStats } from './types.js'
+import type { DeliveryContext, DeliveryHandler, DeliveryOptions, DeliverySession, DeliverySocket } from './types.js'
 
 export { memoryDedupe, redisDedupe, type ClaimResult, type DedupeStore, type MemoryDedupeOptions, type RedisDedupeOptions, type RedisLike } from './store.js'
 export { DeliveryTimeoutError, DeliveryFrameError, DeliverySessionInUseError } from './errors.js'
 export { deliveryIdle } from './options.js'
-export type { DeliveryContext, DeliveryHandler, DeliveryOptions, DeliverySocket, DeliveryStats } from './types.js'
+export type { DeliveryContext, DeliveryHandler, DeliveryOptions, DeliverySession, DeliverySocket, DeliveryStats } from './types.js'
+export { memoryOutbox, redisOutbox, type DeliveryOutbox, type OutboxBounds, type RedisOutboxOptions, type Resume } from './outbox.js'
 
 /**
  * The server half of opt-in delivery, for a WebSocket handler: numbered
@@ -49,15 +51,16 @@ const STORE_DOWN_REASON = 'delivery store unavailable; retry in 1s'
 const PROCESS = newSessionId().slice(0, 12)
 let sockets = 0
 
-export function withDelivery (socket: DeliverySocket, handler: DeliveryHandler, options: DeliveryOptions = {}): DeliveryStats {
+export function withDelivery (socket: DeliverySocket, handler: DeliveryHandler, options: DeliveryOptions = {}): DeliverySession {
   if (typeof handler !== 'function') throw new ReadinessOptionError('withDelivery.handler', 'must be a function')
-  const { store, onError, scope, maxQueued, handlerTimeoutMs, exclusive } = readDeliveryOptions(options)
+  const { store, onError, scope, maxQueued, handlerTimeoutMs, exclusive, outbox } = readDeliveryOptions(options)
   const release = typeof store.release === 'function' ? store.release.bind(store) : null
   const claim = typeof store.claim === 'function' ? store.claim.bind(store) : null
   const claimTtlMs = claim !== null && typeof store.claimTtlMs === 'number' && store.claimTtlMs > 0 ? store.claimTtlMs : 0
   const progress = progressOf(store)
   const owner = `${PROCESS}.${++sockets}`
-  const stats: DeliveryStats = { handled: 0, duplicates: 0, passthrough: 0, waited: 0 }
+  const replies = new Replies(socket, outbox, (err) => onError(err, null))
+  const stats: DeliverySession = { handled: 0, duplicates: 0, passthrough: 0, waited: 0, send: (data) => replies.send(data) }
   const queue: Array<string | Buffer> = []
   let busy = false
   let closed = false
@@ -74,12 +77,13 @@ export function withDelivery (socket: DeliverySocket, handler: DeliveryHandler, 
     draining = true
     queue.length = 0
     stopWaiting?.()
-    return pumping
+    // The running handler first (its replies too), then everything sent so far is numbered and on the wire.
+    return pumping.then(() => replies.idle())
   })
-  socket.on('close', () => { closed = true; queue.length = 0; stopWaiting?.(); lease?.release(); unhook() })
+  socket.on('close', () => { closed = true; queue.length = 0; stopWaiting?.(); lease?.release(); replies.closed(); unhook() })
   socket.on('message', (data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => {
     if (closed) return
-    if (!isBinary && pong(data)) return
+    if (!isBinary && control(data)) return
     // Not taken, not acked: the client re-sends it to the next process.
     if (draining) return
     if (queue.length >= maxQueued) {
@@ -95,13 +99,22 @@ export function withDelivery (socket: DeliverySocket, handler: DeliveryHandler, 
     if (!busy) pumping = pump()
   })
 
-  /** Answers the client's live-peer check at once, whatever the queue holds; true when `data` was one. */
-  function pong (data: Buffer | ArrayBuffer | Buffer[]): boolean {
+  /**
+   * The client's control frames, taken at once whatever the queue holds: the live-peer check (answered) and
+   * its acks of server messages. True when `data` was one.
+   */
+  function control (data: Buffer | ArrayBuffer | Buffer[]): boolean {
     const first = Array.isArray(data) ? data[0] : data
-    if (first === undefined || (first as Buffer)[0] !== 0x1e || (first as Buffer)[1] !== 0x70) return false
+    if (first === undefined || (first as Buffer)[0] !== 0x1e || ((first as Buffer)[1] !== 0x70 && (first as Buffer)[1] !== 0x6b)) return false
     const text = Array.isArray(data) ? Buffer.concat(data).toString() : data.toString()
-    if (!text.startsWith(PING_PREFIX) || text.length > PING_PREFIX.length + 16) return false
-    if (socket.readyState === OPEN) socket.send(PONG_PREFIX + text.slice(PING_PREFIX.length))
+    if (text.length > PING_PREFIX.length + 16) return false
+    if (text.startsWith(PING_PREFIX)) {
+      if (socket.readyState === OPEN) socket.send(PONG_PREFIX + text.slice(PING_PREFIX.length))
+      return true
+    }
+    const seq = parseSeqFrame(RECEIVED_PREFIX, text)
+    if (seq === null) return false
+    replies.acked(seq)
     return true
   }
 
@@ -277,7 +290,8 @@ export function withDelivery (socket: DeliverySocket, handler: DeliveryHandler, 
     }
     if (hello !== null) return true
     hello = parsed
-    if (!exclusive) return true
+    const key = `${scope}${parsed.session}~${parsed.incarnation}`
+    if (!exclusive) { replies.greet(key, parsed.received); return true }
     let taken: SessionLease | null
     try {
       taken = await takeSession(store, scope + parsed.session, parsed.incarnation, (err) => onError(err, null))
@@ -293,6 +307,7 @@ export function withDelivery (socket: DeliverySocket, handler: DeliveryHandler, 
       return false
     }
     lease = taken
+    replies.greet(key, parsed.received)
     return true
   }
 

@@ -3,12 +3,15 @@ import { describe, functionOption, integerOption } from '../common/options.js'
 import { option, readOptionTable, type ParsedOptions } from '../common/option-spec.js'
 import { memoryDedupe, type DedupeStore } from './store.js'
 import { whenIdle } from './progress.js'
+import { memoryOutbox, type DeliveryOutbox } from './outbox.js'
 import type { DeliveryContext, DeliveryOptions } from './types.js'
 
 /** withDelivery's options, one table (its keys are the allow-list; the parsers hold the defaults). */
 
 /** The default window: one per process, shared by every socket that names no store. */
 let sharedMemory: DedupeStore | undefined
+/** The default outbox, likewise. */
+let sharedOutbox: DeliveryOutbox | undefined
 
 function storeOption (path: string, value: unknown): DedupeStore {
   if (value === undefined) return (sharedMemory ??= memoryDedupe())
@@ -28,6 +31,14 @@ export const DELIVERY_OPTIONS = {
   exclusive: option('At most one live client per session id; a second gets close 4409 (default false).', (path, value) => {
     if (value !== undefined && typeof value !== 'boolean') throw new ReadinessOptionError(path, `must be a boolean, got ${describe(value)}`)
     return value === true
+  }),
+  outbox: option('Where session.send\'s messages wait for the client\'s ack (default: the process\'s memory outbox).', (path, value) => {
+    if (value === undefined) return (sharedOutbox ??= memoryOutbox())
+    const outbox = value as Partial<DeliveryOutbox> | null
+    if (typeof outbox !== 'object' || outbox === null || typeof outbox.append !== 'function' || typeof outbox.resume !== 'function' || typeof outbox.ack !== 'function') {
+      throw new ReadinessOptionError(path, `must be an outbox (append, resume, ack: memoryOutbox(), redisOutbox(redis)), got ${describe(value)}`)
+    }
+    return value as DeliveryOutbox
   }),
   handlerTimeoutMs: option('A handler not settled after this long is given up on (default 30,000 ms).', (path, value) => integerOption(path, value, 30_000, 1, 2_147_483_647))
 }

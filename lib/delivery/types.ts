@@ -1,4 +1,5 @@
 import type { DedupeStore } from './store.js'
+import type { DeliveryOutbox } from './outbox.js'
 
 /** The public types of the delivery helper: what it is given (socket, handler, options) and what it reports. */
 
@@ -54,7 +55,20 @@ export interface DeliveryOptions {
    * own window, so two tabs sharing an id are both handled.
    */
   exclusive?: boolean
+  /**
+   * Where `send`'s messages wait for the client's ack (default: the process's memoryOutbox(): a client that
+   * reconnects to another instance gets `resumeFailed`). `redisOutbox(redis)` replays on any instance.
+   */
+  outbox?: DeliveryOutbox
 }
 
 /** `waited`: messages that arrived while a handler (on another socket, or another instance) was still on their session. */
 export interface DeliveryStats { handled: number, duplicates: number, passthrough: number, waited: number }
+
+/**
+ * What withDelivery returns: its live counters, and `send` for server-to-client delivery. A message sent is
+ * numbered in the outbox of the socket's session incarnation, put on the wire in order, and kept until the
+ * client acknowledges it; a client that reconnects (to this instance, or to any with `redisOutbox`) gets
+ * what it missed replayed, or a `resumeFailed` event when that is beyond the outbox's bounds. Strings only.
+ */
+export interface DeliverySession extends DeliveryStats { send: (data: string) => void }

@@ -7,6 +7,7 @@ import {
   type ClaimResult, type DedupeStore, type DeliveryContext, type DeliveryHandler, type DeliveryOptions, type DeliverySocket,
   type DeliveryStats, type MemoryDedupeOptions, type RedisDedupeOptions, type RedisLike
 } from '../../index.js'
+import { memoryOutbox, redisOutbox, type DeliveryOutbox, type DeliverySession } from '../../lib/delivery/index.js'
 
 const app = Fastify()
 await app.register(websocket)
@@ -16,7 +17,7 @@ test('withDelivery takes a @fastify/websocket socket, as docs/client.md shows', 
     expect(withDelivery(socket, async (data, ctx) => {
       expect(data).type.toBe<string | Buffer>()
       expect(ctx).type.toBe<DeliveryContext | null>()
-    })).type.toBe<DeliveryStats>()
+    })).type.toBe<DeliverySession>()
     expect(withDelivery(socket, () => {}, { store: memoryDedupe() })).type.not.toRaiseError()
   })
 })
@@ -92,4 +93,15 @@ test('idle and the errors', () => {
   expect(timeout.code).type.toBe<'FST_READINESS_DELIVERY_TIMEOUT'>()
   const frame = new DeliveryFrameError('"x"')
   expect(frame.code).type.toBe<'FST_READINESS_DELIVERY_FRAME'>()
+})
+
+test('server to client: send, the outboxes, exclusive', () => {
+  const socket = {} as DeliverySocket
+  const session = withDelivery(socket, () => {}, { outbox: memoryOutbox({ maxMessages: 1000, maxAgeMs: 600_000 }), exclusive: true })
+  expect(session).type.toBeAssignableTo<DeliveryStats>()
+  expect(session.send).type.toBe<(data: string) => void>()
+  expect(session.send(new Uint8Array(1))).type.toRaiseError()
+  expect(redisOutbox(new Redis({ lazyConnect: true }), { prefix: 'chat:outbox:', maxMessages: 100, maxAgeMs: 60_000 })).type.toBe<DeliveryOutbox>()
+  expect(memoryOutbox({ maxAge: 5 })).type.toRaiseError()
+  expect(withDelivery(socket, () => {}, { exclusive: 'yes' })).type.toRaiseError()
 })
