@@ -19,8 +19,11 @@ export const HINT_JITTER_MAX_MS = 250
  */
 export const HELD_AT_LEAST_MS = 500
 
-/** With a hint the server paces by, the backoff may push the retry past it by at most this share of the stretch. */
-const HINTED_LATENESS_SHARE = 0.25
+/** A hint up to this (the gate's resolution: whole seconds) is always waited in full. */
+const TRUSTED_HINT_MS = 1000
+
+/** The share of the stretch so far that bounds how far a hinted retry moves from its hint (see retryDelay). */
+const STRETCH_SHARE = 0.25
 
 /** setTimeout's largest delay; anything above it fires after 1 ms. */
 export const MAX_TIMER_MS = 2_147_483_647
@@ -42,15 +45,18 @@ export const DEFAULT_BACKOFF: BackoffSettings = { initialMs: 250, maxMs: 30_000,
 
 /**
  * The delay before attempt `attempt` (1 = the first retry after a failure). `elapsedMs`: how long the
- * stretch without a healthy connection has lasted (default: unknown, so the backoff always wins).
+ * stretch without a healthy connection has lasted (default: unknown, so a hint only lengthens the backoff).
  *
  * Without a hint: equal jitter, uniform in [bound/2, bound], so delays keep growing however the server
  * answers (full jitter can draw 0). A hint is clamped to [hintFloorMs, hintCeilingMs] and gets up to
  * min(250 ms, hint/4) of jitter. A hint below the floor (Retry-After: 0, a health route saying 200 "come
- * now") is no pace: the backoff still applies in full. A hint at or above it is the server's pace: the
- * retry comes then, and the backoff may push it later by at most a quarter of `elapsedMs`, so a short
- * outage is not waited out seconds past the hinted moment while a long one (a probe saying "2 s" for
- * ten minutes) still backs off to `maxMs`. One saying "in 3 years" waits the ceiling.
+ * now") is no pace, and one at the ceiling ("in 3 years") is waited out: either way the longer of the hint
+ * and the backoff. A hint in between is the server's estimate, and estimates err (the gate's guess for a
+ * phase without expectedMs said 6 s 0.6 s before ready, and the libraries that ignore hints came first):
+ * it is cut to a quarter of `elapsedMs`, or 1.25 s if longer (a one-second hint with its jitter is always
+ * waited), and a grown backoff pushes it later only up to that quarter. So with hints the client is in
+ * within 1.25 s of ready in a short outage and within a quarter of it in a long one, a short hint is never
+ * undercut, and a long outage (a probe saying "2 s" for ten minutes) still backs off to `maxMs`.
  */
 export function retryDelay (attempt: number, hintMs: number | null, settings: BackoffSettings, random: () => number, elapsedMs = Infinity): { delayMs: number, source: 'hint' | 'backoff' } {
   const exponent = Math.min(Math.max(attempt - 1, 0), 60)
@@ -59,10 +65,11 @@ export function retryDelay (attempt: number, hintMs: number | null, settings: Ba
   if (hintMs === null || !Number.isFinite(hintMs)) return { delayMs: capTimer(backoff), source: 'backoff' }
   const hint = Math.min(settings.hintCeilingMs, Math.max(settings.hintFloorMs, hintMs))
   const hinted = hint + random() * Math.min(HINT_JITTER_MAX_MS, hint / 4)
-  const paced = hintMs > 0 && hintMs >= settings.hintFloorMs
-  const lateness = Number.isNaN(elapsedMs) ? Infinity : elapsedMs * HINTED_LATENESS_SHARE
-  const grown = paced ? Math.min(backoff, Math.max(hinted, lateness)) : backoff
-  return hinted >= grown ? { delayMs: capTimer(hinted), source: 'hint' } : { delayMs: capTimer(grown), source: 'backoff' }
+  const paced = hintMs > 0 && hintMs >= settings.hintFloorMs && hint < settings.hintCeilingMs
+  const quarter = Number.isNaN(elapsedMs) ? Infinity : elapsedMs * STRETCH_SHARE
+  const longest = Math.max(quarter, TRUSTED_HINT_MS + HINT_JITTER_MAX_MS)
+  const delay = paced ? Math.min(Math.max(hinted, Math.min(backoff, quarter)), longest) : Math.max(hinted, backoff)
+  return { delayMs: capTimer(delay), source: delay === hinted ? 'hint' : 'backoff' }
 }
 
 export function capTimer (ms: number): number {

@@ -15,10 +15,10 @@ const top = (): number => 1 // every random draw at its maximum: the latest the 
 
 t.test('jitter on a hint is at most min(250 ms, hint / 4)', async (t) => {
   t.equal(HINT_JITTER_MAX_MS, 250)
-  t.same(retryDelay(1, 2000, DEFAULT_BACKOFF, top, 0), { delayMs: 2250, source: 'hint' }, 'told 2 s: at most 2.25 s (was up to 3 s)')
-  t.same(retryDelay(1, 1000, DEFAULT_BACKOFF, top, 0), { delayMs: 1250, source: 'hint' })
-  t.same(retryDelay(1, 600, DEFAULT_BACKOFF, top, 0), { delayMs: 750, source: 'hint' }, 'a quarter of a short hint')
-  t.same(retryDelay(1, 2000, DEFAULT_BACKOFF, () => 0, 0), { delayMs: 2000, source: 'hint' }, 'never early')
+  t.same(retryDelay(1, 2000, DEFAULT_BACKOFF, top), { delayMs: 2250, source: 'hint' }, 'told 2 s: at most 2.25 s (was up to 3 s)')
+  t.same(retryDelay(1, 1000, DEFAULT_BACKOFF, top), { delayMs: 1250, source: 'hint' })
+  t.same(retryDelay(1, 600, DEFAULT_BACKOFF, top), { delayMs: 750, source: 'hint' }, 'a quarter of a short hint')
+  t.same(retryDelay(1, 2000, DEFAULT_BACKOFF, () => 0), { delayMs: 2000, source: 'hint' }, 'never earlier than the hint when it is the longer')
 })
 
 t.test('a grown backoff pushes a hinted retry past the hint by at most a quarter of the stretch', async (t) => {
@@ -30,8 +30,18 @@ t.test('a grown backoff pushes a hinted retry past the hint by at most a quarter
   t.same(retryDelay(8, 1000, DEFAULT_BACKOFF, top, Number.NaN), { delayMs: 30_000, source: 'backoff' }, 'NaN is unknown, never a zero delay')
 })
 
+t.test('a hint longer than a quarter of the stretch is cut to it (at least 1.25 s): in within 1.25 s of ready in a short outage', async (t) => {
+  // Measured (bench/client-race.js, reject mode): the gate's guess for a 4 s phase without expectedMs said
+  // Retry-After: 6 at 3.3 s, 0.6 s before ready; waiting it out came in 5.7 s after ready.
+  t.same(retryDelay(3, 6000, DEFAULT_BACKOFF, top, 3300), { delayMs: 1250, source: 'backoff' }, 'attempt 3 (backoff at most 1 s), told 6 s: 1.25 s (a one-second hint with its jitter is the least kept)')
+  t.same(retryDelay(1, 1000, DEFAULT_BACKOFF, top, 0), { delayMs: 1250, source: 'hint' }, 'at the first refusal, told 1 s: waited in full, not cut to the 250 ms backoff')
+  t.same(retryDelay(2, 4000, DEFAULT_BACKOFF, top, 8000), { delayMs: 2000, source: 'backoff' }, 'a quarter of 8 s beats a 500 ms backoff: 2 s')
+  t.same(retryDelay(2, 1000, DEFAULT_BACKOFF, top, 8000), { delayMs: 1250, source: 'hint' }, 'a hint shorter than both is waited, never less')
+})
+
 t.test('a hint below the floor is no pace: the backoff applies in full', async (t) => {
   t.same(retryDelay(8, 0, DEFAULT_BACKOFF, top, 0), { delayMs: 30_000, source: 'backoff' }, 'Retry-After: 0 at attempt 8')
   t.same(retryDelay(1, 0, DEFAULT_BACKOFF, top, 0), { delayMs: 625, source: 'hint' }, 'raised to the floor (500 ms) plus its jitter (a quarter of it)')
   t.same(retryDelay(8, 99_999_999_000, DEFAULT_BACKOFF, top, 0), { delayMs: 60_250, source: 'hint' }, 'a huge hint waits the ceiling (60 s) plus at most 250 ms')
+  t.same(retryDelay(1, 60_000, DEFAULT_BACKOFF, top, 0), { delayMs: 60_250, source: 'hint' }, 'and so does one at the ceiling: "much later" is waited out')
 })
