@@ -26,7 +26,7 @@ const NEW_DIST = resolve(process.env.RACE_NEW ?? fileURLToPath(new URL('../dist'
 const OLD_DIST = process.env.RACE_OLD === undefined ? null : resolve(process.env.RACE_OLD)
 const ALL_MODES = [
   { name: 'hold', websocket: { mode: 'hold' } },
-  { name: 'hold, 3 s cap', websocket: { mode: 'hold', maxHoldTimeoutMs: 3000 } },
+  { name: 'hold (3 s cap)', websocket: { mode: 'hold', maxHoldTimeoutMs: 3000 } },
   { name: 'reject', websocket: { mode: 'reject' } },
   { name: 'accept-then-close', websocket: { mode: 'accept-then-close' } }
 ]
