@@ -32,12 +32,25 @@ const websocketGate: FastifyPluginAsync<WebSocketGateOptions> = async (fastify, 
       return
     }
     // Added once ready, this onClose hook runs before Fastify's own close work, so before the preClose
-    // hooks, @fastify/websocket's among them (which closes every socket with no code: 1005) whichever was
-    // registered first: a bare app.close() (a hand-written signal handler, close-with-grace, a test's
-    // teardown) drains with the suite's close code and refuses held upgrades with 503 in either order.
-    fastify.addHook('onClose', closeConnections)
+    // hooks, @fastify/websocket's among them, whichever was registered first.
+    fastify.addHook('onClose', suiteCodeForCodelessCloses)
     hookDone()
   })
+
+  // A bare app.close() (a hand-written signal handler, close-with-grace, a test's teardown) with
+  // @fastify/websocket registered first ran its default preClose first, which closes every socket with no
+  // code: 1005. From the close on, a socket closed with no code gets the suite's code and reason instead; a
+  // preClose of the app's own that names a code (its @fastify/websocket `preClose` option) keeps it. The
+  // suite's preClose then drains what is left and refuses held upgrades with 503, in either order.
+  function suiteCodeForCodelessCloses (_instance: unknown, hookDone: () => void): void {
+    for (const wss of gate.sockets.servers) {
+      for (const socket of wss.clients) {
+        const close = socket.close.bind(socket)
+        socket.close = (code?: number, reason?: string | Buffer) => { code === undefined ? close(settings.closeCode, settings.closeReason) : close(code, reason) }
+      }
+    }
+    hookDone()
+  }
 
   let refusing = false
   async function closeConnections (): Promise<void> {
@@ -45,7 +58,6 @@ const websocketGate: FastifyPluginAsync<WebSocketGateOptions> = async (fastify, 
     refusing = true
     await readiness.closeConnections()
   }
-  // An app closed before it was ready never ran onReady: the drain then runs here (a no-op after the above).
   fastify.addHook('preClose', closeConnections)
   fastify.addHook('onClose', function stopRefusing (_instance, hookDone) {
     for (const server of [fastify.server, ...gate.sockets.upgradeServers]) server.removeListener('upgrade', gate.refuseWhileClosing)
