@@ -87,6 +87,27 @@ t.test('hold mode: the naive column shows its 1011 on the first cold start too',
   t.notMatch(glyphs, /[^\t\n\r -~]/, 'plain ASCII only: no glyph a default Debian font lacks')
 })
 
+t.test('the restart button starts the server cold, live: 1012, then the gate closed and open again', { skip, timeout: 90_000 }, async (t) => {
+  const port = await freePort()
+  const page = await (await browser(t)).newPage({ viewport: { width: 1000, height: 640 } })
+  await page.goto('about:blank')
+  const chat = await startChat(t, port, { WARMUP_MS: '2000', GATE_MODE: 'reject', LOG_LEVEL: 'warn' })
+  await page.goto(`http://127.0.0.1:${port}/`)
+  await wait(page, () => (window as unknown as { demoReady?: boolean }).demoReady === true)
+  // Both clients connected first, so the restart has sockets to close.
+  await wait(page, () => document.querySelector('section[data-chat="gated"] .badge')?.textContent === 'open')
+  await page.click('#restart')
+  await wait(page, () => document.body.dataset.restarts === '1')
+  t.pass('the page saw a new instance start')
+  await wait(page, () => document.querySelector('section[data-chat="gated"] .attempts')?.textContent?.includes('closed 1012') === true)
+  t.pass('the open socket was closed with 1012 by the restart')
+  await wait(page, () => document.body.dataset.gate === 'open' && document.querySelector('section[data-chat="gated"] .badge')?.textContent === 'open')
+  t.pass('after the new warm-up the gate opens and the client is back')
+  t.equal(chat.child.exitCode, null, 'the same process: a restart in place')
+  const res = await fetch(`http://127.0.0.1:${port}/demo/info`)
+  t.equal((await res.json()).restart, true)
+})
+
 t.test('GATE=off: the page shows the naive server alone and says so', { skip, timeout: 60_000 }, async (t) => {
   const port = await freePort()
   const page = await (await browser(t)).newPage({ viewport: { width: 800, height: 500 } })

@@ -22,7 +22,7 @@ const localOnly = process.env.HEALTH_TOKEN
   ? bearerToken(process.env.HEALTH_TOKEN)
   : (request) => request.ip === '127.0.0.1' || request.ip === '::1' || request.ip === '::ffff:127.0.0.1'
 
-export async function buildChatServer ({ gated = true, warmupMs = 3000, mode = 'hold', logger = true, redisUrl, databaseUrl } = {}) {
+export async function buildChatServer ({ gated = true, warmupMs = 3000, mode = 'hold', logger = true, redisUrl, databaseUrl, onRestart } = {}) {
   const startedAt = Date.now()
   const store = new SimulatedStore(warmupMs)
   const rooms = new Map()
@@ -90,9 +90,18 @@ export async function buildChatServer ({ gated = true, warmupMs = 3000, mode = '
     now: Date.now(),
     // Separate rooms: each column sees only its own messages.
     routes: gated ? { gated: '/chat/lobby', naive: '/naive/naive-lobby' } : { naive: '/chat/lobby' },
+    restart: onRestart !== undefined,
     links: gated ? { statusPage: '/readiness/status', health: ['/health/live', '/health/startup', '/health/ready', '/health/websocket'] } : { statusPage: null, health: [] }
   }))
 
+  // Loopback only: a restart is for the person at this machine, not for anyone who can reach the port.
+  if (onRestart) {
+    app.post('/demo/restart', { readiness: false }, async (request, reply) => {
+      if (!['127.0.0.1', '::1', '::ffff:127.0.0.1'].includes(request.ip)) return reply.code(403).send({ error: 'loopback only' })
+      setImmediate(onRestart)
+      return reply.code(202).send({ restarting: true })
+    })
+  }
   app.get('/', async (_request, reply) => reply.type('text/html').send(PAGE))
   app.get('/client.js', async (_request, reply) => reply.type('text/javascript').send(CLIENT_JS))
   return app
