@@ -224,7 +224,8 @@ for (const bench of [
   section('12. probe polling during a dependency outage', polling),
   section('13. client reconnects against hostile servers, and 10,000 clients', reconnect),
   section('14. reconnect herd when an instance drains behind HAProxy', herd),
-  section('15. probe schedule: lag against down time, checks per minute, the Retry-After herd', probeSchedule)
+  section('15. probe schedule: lag against down time, checks per minute, the Retry-After herd', probeSchedule),
+  section('16. our client first through the door vs reconnecting-websocket and partysocket', async () => (await import('./client-race.js')).default())
 ]) await bench()
 const seconds = Math.round((Date.now() - started) / 1000)
 
