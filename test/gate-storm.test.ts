@@ -1,7 +1,7 @@
 import t, { type Test } from 'tap'
 import type { GateMode } from '../index.js'
 import { buildApp, Switch } from './helpers/app.js'
-import { connect, listen, nextMessage, sleep } from './helpers/net.js'
+import { connect, listen, nextMessage, sleep, until } from './helpers/net.js'
 import { stormClient, type ClientReport } from './helpers/storm.js'
 
 const CLIENTS = 300
@@ -33,10 +33,15 @@ async function coldStartStorm (t: Test, mode: GateMode) {
   const { ws } = await listen(app)
   let readyAt = 0
   app.readiness.once('ready', () => { readyAt = Date.now() })
-  setTimeout(() => { db.up = true }, 300)
+  // The dependency comes up 300 ms after the gate first turned a client away (refused or held), not 300 ms
+  // after listen: on a loaded machine the first clients may take that long to arrive, and then none is
+  // ever turned away.
+  const stats = () => app.readiness.websocket.getConnectionReadiness().routes['/ws']
+  const up = until(() => (stats()?.refused ?? 0) + (stats()?.heldTotal ?? 0) > 0, 15_000).then(() => sleep(300)).then(() => { db.up = true })
 
   const deadline = Date.now() + 15_000
   const reports: ClientReport[] = await Promise.all(Array.from({ length: CLIENTS }, (_, i) => stormClient(i, `${ws}/ws`, deadline)))
+  await up
 
   t.ok(readyAt > 0, 'the app became ready')
   t.equal(handlerRunsBeforeReady, 0, 'zero upgrades reached the handler before ready')

@@ -3,7 +3,7 @@ import { Writable } from 'node:stream'
 import Fastify from 'fastify'
 import readiness from '../index.js'
 import { buildApp, Switch } from './helpers/app.js'
-import { getJson, listen, sleep } from './helpers/net.js'
+import { getJson, listen, sleep, until } from './helpers/net.js'
 
 const ROUTES = ['live', 'startup', 'ready', 'websocket'] as const
 
@@ -64,7 +64,7 @@ t.test('every route answers HEAD with the same status and no body, and is never 
 t.test('a failing non-critical probe degrades readiness to warn with HTTP 200', async (t) => {
   const app = await buildApp(t, { probes: { analytics: { check: async () => { throw new Error('down') }, critical: false } } })
   const { http } = await listen(app)
-  await sleep(30)
+  await until(() => app.readiness.degraded)
   const res = await getJson(`${http}/health/ready`)
   t.equal(res.status, 200)
   t.same(res.body, { status: 'warn' })
@@ -77,7 +77,7 @@ t.test('details policy: always, never, and per request; secrets never appear', a
     health: { details: (request) => request.headers['x-health-token'] === 'let-me-see' }
   })
   const { http } = await listen(app)
-  await sleep(30)
+  await until(() => app.readiness.status().probes.db?.status === 'fail')
   const anonymous = await getJson(`${http}/health/ready`)
   t.same(Object.keys(anonymous.body).sort(), ['retryAfter', 'status'])
   const allowed = await getJson(`${http}/health/ready`, { headers: { 'x-health-token': 'let-me-see' } })
@@ -117,7 +117,7 @@ t.test('the prefix is configurable and the routes log quietly by default', async
   for (let i = 0; i < 10; i++) t.equal((await fetch(`${http}/_/health/live`)).status, 200)
   await fetch(`${http}/hello`)
   t.equal((await fetch(`${http}/health/live`)).status, 404)
-  await sleep(20)
+  // No wait needed: 'incoming request' is written (synchronously, to this stream) before the response is sent.
   const requestLogs = lines.filter((l) => l.includes('"incoming request"'))
   t.ok(requestLogs.some((l) => l.includes('/hello')), 'an ordinary route is logged')
   t.notOk(requestLogs.some((l) => l.includes('/_/health/live')), 'health checks are not')

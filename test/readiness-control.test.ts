@@ -2,7 +2,7 @@ import t from 'tap'
 import Fastify from 'fastify'
 import readiness, { type ReadinessApi } from '../index.js'
 import { buildApp } from './helpers/app.js'
-import { connect, getJson, listen, sleep, until } from './helpers/net.js'
+import { connect, getJson, listen, until } from './helpers/net.js'
 
 t.test('out of service by hand: readiness and groups 503, upgrades refused, liveness 200; back in service', async (t) => {
   const app = await buildApp(t, { probes: { db: async () => {} }, websocket: { mode: 'reject' }, health: { groups: { chat: ['db'] } } })
@@ -53,13 +53,20 @@ t.test('markBroken: /health/live answers 503 (and stays so)', async (t) => {
 t.test('a startup that failed for good turns liveness to fail after failedLivenessGrace', async (t) => {
   const app = Fastify()
   t.teardown(() => app.close())
-  await app.register(readiness, { phases: { migrate: () => { throw new Error('schema mismatch') } }, startup: { failedLivenessGraceMs: 200 } })
+  // A grace far longer than one request takes, even on a loaded machine (a 200 ms one was over before the
+  // request within it was answered): the request within it is really within it.
+  await app.register(readiness, { phases: { migrate: () => { throw new Error('schema mismatch') } }, startup: { failedLivenessGraceMs: 1500 } })
+  let brokenAt = 0
+  app.readiness.once('broken', () => { brokenAt = Date.now() })
   const { http } = await listen(app)
   await until(() => app.readiness.startupState === 'failed')
-  t.equal((await getJson(`${http}/health/live`)).status, 200, 'still live within the grace')
-  await until(() => !app.readiness.isLive(), 3000)
+  const live = await getJson(`${http}/health/live`)
+  const answeredAt = Date.now()
+  t.equal(live.status, 200, 'still live within the grace')
+  t.ok(brokenAt === 0 || brokenAt >= answeredAt, 'the answer came before the grace ended')
+  await until(() => !app.readiness.isLive(), 10_000)
   t.equal((await getJson(`${http}/health/live`)).status, 503, 'then liveness fails so the pod is restarted')
-  t.match(app.readiness.broken, /startup failed 200 ms ago: startup phase "migrate" failed: schema mismatch/)
+  t.match(app.readiness.broken, /startup failed 1500 ms ago: startup phase "migrate" failed: schema mismatch/)
 })
 
 t.test('failedLivenessGrace: false keeps liveness up after a failed startup', async (t) => {
@@ -68,8 +75,15 @@ t.test('failedLivenessGrace: false keeps liveness up after a failed startup', as
   await app.register(readiness, { phases: { migrate: () => { throw new Error('x') } }, startup: { failedLivenessGraceMs: false } })
   const { http } = await listen(app)
   await until(() => app.readiness.startupState === 'failed')
-  await sleep(100)
+  // Side by side, one that fails after it with a short grace: once that one has turned liveness to fail,
+  // the first has outlived a grace longer than its own, and is still live.
+  const graced = Fastify()
+  t.teardown(() => graced.close())
+  await graced.register(readiness, { phases: { migrate: () => { throw new Error('x') } }, startup: { failedLivenessGraceMs: 50 } })
+  await graced.ready()
+  await until(() => !graced.readiness.isLive(), 10_000)
   t.equal((await getJson(`${http}/health/live`)).status, 200)
+  t.equal(app.readiness.broken, null)
 })
 
 t.test('groups: include/exclude, own details policy, additional path; info fields in health+json', async (t) => {

@@ -17,10 +17,14 @@ t.test('a healthy probe added at runtime does not un-ready a ready app, nor clos
   const flips: string[] = []
   app.readiness.on('notReady', (reason) => flips.push(reason))
   let firstRun = 0
-  // A first run that takes a while: the window in which the old code said "not ready".
-  app.readiness.addProbe('search', async () => { if (firstRun++ === 0) await sleep(300) })
+  // A first run that lasts until the test has asked: the window in which the old code said "not ready".
+  let finishFirstRun = (): void => {}
+  const firstRunDone = new Promise<void>((resolve) => { finishFirstRun = resolve })
+  app.readiness.addProbe('search', async () => { if (firstRun++ === 0) await firstRunDone })
   t.ok(app.readiness.isReady(), 'still ready right after adding it')
   t.equal((await getJson(`${http}/health/ready`)).status, 200, '/health/ready stays 200 before its first result')
+  t.equal(app.readiness.status().probes.search?.status, 'unknown', 'asked while its first run was still under way')
+  finishFirstRun()
   await until(() => app.readiness.status().probes.search?.status === 'pass')
   t.same(flips, [], 'readiness never flipped')
   t.ok(sockets.every((s) => s.readyState === WebSocket.OPEN), 'all 10 closeOnLoss sockets stay open')
@@ -44,14 +48,17 @@ t.test('a probe added at runtime that fails does un-ready the app, from its firs
 
 t.test('removing a failing probe at runtime makes the app ready again and stops its polling', async (t) => {
   let calls = 0
-  const app = await buildApp(t, { probes: { db: async () => {}, flaky: { check: async () => { calls++; throw new Error('down') }, intervalMs: 20 } } })
+  let dbRuns = 0
+  const app = await buildApp(t, { probes: { db: { check: async () => { dbRuns++ }, intervalMs: 20 }, flaky: { check: async () => { calls++; throw new Error('down') }, intervalMs: 20 } } })
   await listen(app)
   await until(() => app.readiness.status().probes.flaky?.status === 'fail')
   t.notOk(app.readiness.isReady())
   t.equal(await app.readiness.removeProbe('flaky'), true)
   t.ok(app.readiness.isReady(), 'ready without it')
   const after = calls
-  await sleep(100)
+  // While the other probe, on the same 20 ms interval, runs three more times.
+  const dbBefore = dbRuns
+  await until(() => dbRuns >= dbBefore + 3, 10_000)
   t.equal(calls, after, 'no longer polled')
   t.equal(await app.readiness.removeProbe('flaky'), false, 'removing twice says false')
   t.same(app.readiness.probeNames(), ['db'])
