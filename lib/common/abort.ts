@@ -6,7 +6,7 @@ export function raceAbort<T> (work: () => T | PromiseLike<T>, signal: AbortSigna
     if (signal.aborted) { reject(toError(signal.reason)); return }
     const onAbort = (): void => reject(toError(signal.reason))
     signal.addEventListener('abort', onAbort, { once: true })
-    new Promise<Awaited<T>>((r) => r(work() as Awaited<T>)).then(
+    new Promise<Awaited<T>>((resolveWork) => resolveWork(work() as Awaited<T>)).then(
       (value) => { signal.removeEventListener('abort', onAbort); resolve(value) },
       (err: unknown) => { signal.removeEventListener('abort', onAbort); reject(toError(err)) }
     )

@@ -108,7 +108,6 @@ export class Readiness<App = unknown> extends SafeEmitter implements ReadinessAp
   get gated (): boolean { return this.#websocket !== null }
   get startupMode (): StartupMode { return this.#startup.mode }
 
-
   // ---------------------------------------------------------------- probes and phases
 
   /**
@@ -250,7 +249,8 @@ export class Readiness<App = unknown> extends SafeEmitter implements ReadinessAp
     if (!phases.has(name)) throw new ReadinessOptionError('waitForPhase', `names unknown phase "${name}" (known phases: ${[...phases.keys()].join(', ') || 'none'})`)
     await waitUntil((l) => this.onChange(l), () => {
       const state = this.#startup.phaseState(name)
-      if (state === 'failed' || state === 'skipped') throw this.#startup.phaseError(name) as Error
+      // The runner stores an Error for every failed or skipped phase.
+      if (state === 'failed' || state === 'skipped') throw this.#startup.phaseError(name) ?? new Error(`phase "${name}" ${state}`)
       return state === 'done'
     }, `phase "${name}"`, ms, signal)
   }

@@ -52,5 +52,3 @@ export function postgresProbe (options: PostgresProbeOptions): ClosableCheck {
     await own.end()
   })
 }
-
-
