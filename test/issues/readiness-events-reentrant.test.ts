@@ -2,7 +2,7 @@ import t, { type Test } from 'tap'
 import Fastify from 'fastify'
 import readiness from '../../index.js'
 import { captureLogger } from '../helpers/logs.js'
-import { listen, sleep, until } from '../helpers/net.js'
+import { listen, until } from '../helpers/net.js'
 
 // Trial: `#recompute` computed `flipped`/`ready`, ran the change's own event
 // (probeChanged, outOfService, ...) and then emitted ready/notReady from those
@@ -34,6 +34,16 @@ async function setup (t: Test) {
   return { fastify, http, state, events }
 }
 
+/**
+ * Until the db probe has run twice more: a stale event from a later recompute would have come by then.
+ * (Not a fixed sleep, which a loaded machine may pass without a single probe run.)
+ */
+async function twoMoreRuns (fastify: Awaited<ReturnType<typeof setup>>['fastify']): Promise<void> {
+  const runs = (): number => fastify.readiness.status().probes.db?.runs ?? 0
+  const from = runs()
+  await until(() => runs() >= from + 2, 10_000)
+}
+
 /** The last ready/notReady event, isReady() and /health/ready all agree. */
 async function assertConsistent (t: Test, fastify: Awaited<ReturnType<typeof setup>>['fastify'], http: string, events: string[]): Promise<void> {
   const transitions = events.filter((e) => e === 'ready()' || e.startsWith('notReady('))
@@ -54,7 +64,7 @@ t.test('setOutOfService inside a probeChanged listener: the sequence ends not re
   await until(() => fastify.readiness.status().probes.db?.status === 'fail')
   state.up = true
   await until(() => fastify.readiness.status().probes.db?.status === 'pass')
-  await sleep(60)
+  await twoMoreRuns(fastify)
   t.equal(fastify.readiness.isReady(), false, 'out of service')
   t.equal(fastify.readiness.outOfService, 'maint')
   t.notOk(events.slice(events.indexOf('probeChanged(db,pass,fail)')).includes('ready()'), `no stale ready after the probe recovered: ${events.join(' ')}`)
@@ -68,7 +78,9 @@ t.test('removeProbe inside its own probeChanged listener: the sequence ends read
   state.up = false
   await until(() => removed !== undefined)
   t.equal(await removed, true, 'removed')
-  await sleep(60)
+  // The probe is gone, so nothing runs on its schedule: its events come synchronously, in the recompute
+  // removeProbe ran. A turn of the event loop lets anything queued after it land first.
+  await new Promise((resolve) => setImmediate(resolve))
   t.equal(fastify.readiness.isReady(), true, 'ready without the probe')
   t.notOk(events.at(-1)?.startsWith('notReady'), `no stale notReady: ${events.join(' ')}`)
   await assertConsistent(t, fastify, http, events)
@@ -79,7 +91,7 @@ t.test('setInService inside notReady/outOfService listeners: the sequence ends r
   fastify.readiness.on('notReady', () => { fastify.readiness.setInService() })
   fastify.readiness.on('outOfService', (reason) => { if (reason !== null) fastify.readiness.setInService() })
   fastify.readiness.setOutOfService('x')
-  await sleep(20)
+  await twoMoreRuns(fastify)
   t.equal(fastify.readiness.isReady(), true, 'back in service')
   t.equal(fastify.readiness.outOfService, null)
   await assertConsistent(t, fastify, http, events)
@@ -92,7 +104,7 @@ t.test('setOutOfService inside a ready listener: notReady follows, in order', as
   fastify.readiness.once('ready', () => { fastify.readiness.setOutOfService('after ready') })
   state.up = true
   await until(() => fastify.readiness.outOfService !== null)
-  await sleep(20)
+  await twoMoreRuns(fastify)
   const tail = events.slice(events.lastIndexOf('ready()'))
   t.same(tail, ['ready()', 'outOfService(after ready)', 'notReady(out of service)'], 'ready, then the change it caused, then notReady')
   await assertConsistent(t, fastify, http, events)
