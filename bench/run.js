@@ -14,6 +14,7 @@ import { hostileRedaction } from './hostile-redaction.js'
 import { otel } from './otel.js'
 import { polling } from './polling.js'
 import { probeSchedule } from './probe-schedule.js'
+import { delivery } from './delivery.js'
 import reconnect from './reconnect.js'
 
 const QUICK = process.env.BENCH_QUICK === '1'
@@ -225,7 +226,8 @@ for (const bench of [
   section('13. client reconnects against hostile servers, and 10,000 clients', reconnect),
   section('14. reconnect herd when an instance drains behind HAProxy', herd),
   section('15. probe schedule: lag against down time, checks per minute, the Retry-After herd', probeSchedule),
-  section('16. our client first through the door vs reconnecting-websocket and partysocket', async () => (await import('./client-race.js')).default())
+  section('16. our client first through the door vs reconnecting-websocket and partysocket', async () => (await import('./client-race.js')).default()),
+  section('17. delivery both ways: resume latency, CPU per message, Redis memory per session', delivery)
 ]) await bench()
 const seconds = Math.round((Date.now() - started) / 1000)
 
