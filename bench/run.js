@@ -15,6 +15,7 @@ import { otel } from './otel.js'
 import { polling } from './polling.js'
 import { probeSchedule } from './probe-schedule.js'
 import { delivery } from './delivery.js'
+import { cpuBench } from './cpu.js'
 import reconnect from './reconnect.js'
 
 const QUICK = process.env.BENCH_QUICK === '1'
@@ -227,7 +228,13 @@ for (const bench of [
   section('14. reconnect herd when an instance drains behind HAProxy', herd),
   section('15. probe schedule: lag against down time, checks per minute, the Retry-After herd', probeSchedule),
   section('16. our client first through the door vs reconnecting-websocket and partysocket', async () => (await import('./client-race.js')).default()),
-  section('17. delivery both ways: resume latency, CPU per message, Redis memory per session', delivery)
+  section('17. delivery both ways: resume latency, CPU per message, Redis memory per session', delivery),
+  section('18. CPU per request, ABBA rounds: plain Fastify, the suite with defaults, each part alone', async () => (await cpuBench()).map((r) => ({
+    measure: r.measure,
+    result: `${(r.median * 100).toFixed(1)}% (middle half ${(r.spread[0] * 100).toFixed(1)}..${(r.spread[1] * 100).toFixed(1)}%)`,
+    target: `>= ${r.target * 100}%`,
+    met: r.met && r.conclusive
+  })))
 ]) await bench()
 const seconds = Math.round((Date.now() - started) / 1000)
 
