@@ -105,7 +105,7 @@ t.test('the restart button starts the server cold, live: 1012, then the gate clo
   t.pass('after the new warm-up the gate opens and the client is back')
   t.equal(chat.child.exitCode, null, 'the same process: a restart in place')
   const res = await fetch(`http://127.0.0.1:${port}/demo/info`)
-  t.equal((await res.json()).restart, true)
+  t.equal(((await res.json()) as { restart?: boolean }).restart, true)
 })
 
 t.test('GATE=off: the page shows the naive server alone and says so', { skip, timeout: 60_000 }, async (t) => {
