@@ -1,0 +1,262 @@
+import t, { type Test } from 'tap'
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import WebSocket from 'ws'
+import { Redis } from 'ioredis'
+import { ReadinessClient, type WebSocketConstructor } from '../lib/client/index.js'
+import { sleep, until } from './helpers/net.js'
+import { missing, startHaproxy } from './helpers/processes.js'
+import { freePort } from './helpers/servers.js'
+import { bundleFixture } from './fixtures/delivery-bundle.js'
+
+/**
+ * Issue 26, end to end, both directions: two instances behind HAProxy sharing a private Redis (its own
+ * redis-server on a free port, append-only, so a restart keeps what it wrote; the shared 6379 is never touched).
+ * Six clients send 4 numbered messages a second; each handled message makes the server stream 5 replies back
+ * (20 a second per client) through redisOutbox. Faults while both directions are in flight: a rolling restart
+ * (SIGTERM a, new a, SIGTERM b, new b), a kill -9, a Redis restart. Counted at both ends: what each client sent
+ * against what the instances handled (stdout D lines), what the instances sent (S lines) against what each client's
+ * 'message' event delivered. The one repeat docs/client.md allows is the kill -9 between a handler's effect and its
+ * window write: that message (and so its 5 replies) may run once more, never twice more.
+ */
+const FIXTURE = fileURLToPath(new URL('./fixtures/delivery-both-ways-server.ts', import.meta.url))
+const CLIENTS = 6
+const PER_CLIENT = 80
+const SEND_EVERY_MS = 250
+const REPLIES = 5
+
+interface Instance { child: ChildProcess, stop: (signal: NodeJS.Signals) => Promise<number | null> }
+const handled: Array<{ session: string, seq: number, text: string, mark: string, pid: number }> = []
+const serverSent = new Map<string, number>()
+
+async function startInstance (t: Test, server: string, name: string, port: number, redisPort: number, prefix: string): Promise<Instance> {
+  const child = spawn(process.execPath, [server], { env: { ...process.env, PORT: String(port), INSTANCE: name, PREFIX: prefix, REDIS_PORT: String(redisPort) }, stdio: ['ignore', 'pipe', 'pipe'] })
+  let pending = ''
+  let listening = false
+  let stderr = ''
+  child.stderr?.on('data', (c) => { stderr += String(c) })
+  child.stdout?.setEncoding('utf8')
+  child.stdout?.on('data', (chunk: string) => {
+    pending += chunk
+    const lines = pending.split('\n')
+    pending = lines.pop() ?? ''
+    for (const line of lines) {
+      const [kind, session, seq, , text, incarnation] = line.split(' ')
+      if (kind === 'D') handled.push({ session, seq: Number(seq), text, mark: incarnation === '' || incarnation === undefined ? session : `${session}~${incarnation}`, pid: child.pid ?? 0 })
+      if (kind === 'S') serverSent.set(session, (serverSent.get(session) ?? 0) + 1)
+      if (kind === 'L') listening = true
+    }
+  })
+  const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)))
+  const stop = async (signal: NodeJS.Signals): Promise<number | null> => {
+    if (child.exitCode === null && child.signalCode === null) child.kill(signal)
+    return await exited
+  }
+  t.teardown(() => stop('SIGKILL'))
+  const deadline = Date.now() + 15_000
+  while (!listening) {
+    if (child.exitCode !== null) throw new Error(`${name} exited: ${stderr}`)
+    if (Date.now() > deadline) throw new Error(`${name} did not listen: ${stderr}`)
+    await sleep(10)
+  }
+  return { child, stop }
+}
+
+/** A private redis-server: append-only with fsync always, in its own directory, so a restart comes back with its data. */
+async function startRedis (t: Test, port: number, dir: string): Promise<{ stop: () => Promise<void> }> {
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--appendfsync', 'always', '--save', ''], { stdio: 'ignore' })
+  const exited = new Promise<void>((resolve) => child.once('close', () => resolve()))
+  t.teardown(async () => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL'); await exited })
+  const probe = new Redis({ host: '127.0.0.1', port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null })
+  probe.on('error', () => {}) // refused until it listens
+  const deadline = Date.now() + 10_000
+  for (;;) {
+    try { await probe.connect(); await probe.ping(); break } catch { if (Date.now() > deadline) throw new Error('private redis did not start') }
+    await sleep(50)
+  }
+  probe.disconnect()
+  return { stop: async () => { child.kill('SIGTERM'); await exited } }
+}
+
+async function ready (port: number): Promise<void> {
+  const deadline = Date.now() + 15_000
+  while ((await fetch(`http://127.0.0.1:${port}/health/ready`).then((r) => r.status, () => 0)) !== 200) {
+    if (Date.now() > deadline) throw new Error(`:${port} never ready`)
+    await sleep(20)
+  }
+}
+
+function user (i: number, url: string) {
+  const client = new ReadinessClient(url, {
+    WebSocket: WebSocket as unknown as WebSocketConstructor,
+    delivery: true,
+    maxBuffered: PER_CLIENT,
+    backoff: { initialMs: 100, maxMs: 1000, hintFloorMs: 200, hintCeilingMs: 1000 },
+    healthyAfterMs: 1000
+  })
+  const closes: string[] = []
+  const got: string[] = []
+  const gaps: Array<{ from: number, to: number | null }> = []
+  client.on('close', ({ code, reason }) => closes.push(`${code} ${reason}`))
+  client.on('message', (m) => got.push(String(m)))
+  client.on('resumeFailed', (g) => gaps.push(g))
+  const texts: string[] = []
+  let k = 0
+  const timer = setInterval(() => {
+    if (k >= PER_CLIENT) { clearInterval(timer); return }
+    const text = `c${i}-${k++}`
+    if (client.send(text)) texts.push(text)
+  }, SEND_EVERY_MS)
+  return { client, closes, got, gaps, texts, done: () => k >= PER_CLIENT, stop: () => { clearInterval(timer); client.close() } }
+}
+
+t.test('both directions through a rolling restart, a kill -9 and a Redis restart, two instances behind HAProxy: 0 lost, 0 duplicated, in order, counted at both ends',
+  { skip: missing('haproxy') || missing('redis-server'), timeout: 150_000 }, async (t) => {
+    const server = await bundleFixture(t, FIXTURE)
+    const dir = mkdtempSync(join(tmpdir(), 'readiness-both-ways-redis-'))
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+    const [pr, pa, pb, ph] = [await freePort(), await freePort(), await freePort(), await freePort()]
+    let redisServer = await startRedis(t, pr, dir)
+    const prefix = `both-ways:${process.pid}:`
+    const ports = { a: pa, b: pb }
+    const start = (name: 'a' | 'b'): Promise<Instance> => startInstance(t, server, name, ports[name], pr, prefix)
+    const instances: Record<'a' | 'b', Instance> = { a: await start('a'), b: await start('b') }
+    await startHaproxy(t, ph, [{ name: 'a', port: pa }, { name: 'b', port: pb }])
+    await ready(pa)
+    await ready(pb)
+    await sleep(300)
+
+    const users = Array.from({ length: CLIENTS }, (_, i) => user(i, `ws://127.0.0.1:${ph}/chat`))
+    t.teardown(() => { for (const u of users) u.stop() })
+    await until(() => users.every((u) => u.client.state === 'open'), 10_000)
+
+    const redis = new Redis({ host: '127.0.0.1', port: pr, maxRetriesPerRequest: 2 })
+    redis.on('error', () => {}) // while the private Redis restarts
+    t.teardown(() => redis.disconnect())
+    // Read right after the kill: a mark below the killed instance's last D line names the message cut between effect and window write.
+    const crashGap = new Set<string>()
+    const effectsWithoutWrite = async (pid: number): Promise<void> => {
+      const last = new Map<string, { session: string, seq: number }>()
+      for (const h of handled) if (h.pid === pid && h.seq > (last.get(h.mark)?.seq ?? 0)) last.set(h.mark, { session: h.session, seq: h.seq })
+      // The window's mark is `prefix + session~incarnation` (lib/delivery/index.ts).
+      for (const [mark, { session, seq }] of last) if (Number(await redis.get(prefix + mark) ?? 0) < seq) crashGap.add(`${session} ${seq}`)
+    }
+    const steps: string[] = []
+    const restart = async (name: 'a' | 'b', signal: NodeJS.Signals): Promise<void> => {
+      const pid = instances[name].child.pid ?? 0
+      const code = await instances[name].stop(signal)
+      if (signal === 'SIGKILL') await effectsWithoutWrite(pid)
+      if (signal === 'SIGTERM') t.equal(code, 0, `${name} drained and exited on SIGTERM`)
+      instances[name] = await start(name)
+      await ready(ports[name])
+      steps.push(`${name} ${signal}`)
+      await sleep(250) // HAProxy's check sees it up again
+    }
+    await sleep(2000)
+    await restart('a', 'SIGTERM') // the rolling restart: a, then b
+    await restart('b', 'SIGTERM')
+    await sleep(1500)
+    // The crash, on the instance that handled the latest message (the rolling restart moved the clients around).
+    const latest = handled.at(-1)?.pid
+    await restart(instances.a.child.pid === latest ? 'a' : 'b', 'SIGKILL')
+    await sleep(1500)
+    await redisServer.stop() // Redis restarts (append-only: it comes back with its marks and outboxes)
+    steps.push('redis SIGTERM')
+    await sleep(500)
+    redisServer = await startRedis(t, pr, dir)
+    steps.push('redis back')
+    t.comment(`faults: ${steps.join(', ')}`)
+
+    const settled = Date.now() + 45_000
+    while (!users.every((u) => u.done() && u.client.buffered === 0 && u.got.length >= u.texts.length * REPLIES)) {
+      if (Date.now() > settled) break
+      await sleep(50)
+    }
+    await sleep(500) // a straggler repeat would show up here
+
+    // Client to server, counted at the client (texts) and at the instances (D lines).
+    const expected = new Map<string, string[]>()
+    for (const u of users) expected.set(u.client.sessionId as string, u.texts)
+    let sent = 0
+    for (const texts of expected.values()) sent += texts.length
+    t.equal(sent, CLIENTS * PER_CLIENT, 'every message was accepted by its client')
+    const seen = new Map<string, number>()
+    let lost = 0
+    let duplicated = 0
+    let repeatedAfterCrash = 0
+    let wrong = 0
+    let outOfOrder = 0
+    const lastByPid = new Map<string, number>()
+    for (const h of handled) {
+      const key = `${h.session} ${h.seq}`
+      seen.set(key, (seen.get(key) ?? 0) + 1)
+      if (expected.get(h.session)?.[h.seq - 1] !== h.text) wrong++
+      const p = `${h.pid} ${h.session}`
+      if (h.seq <= (lastByPid.get(p) ?? 0)) outOfOrder++ // within one process, a session's messages run in order
+      lastByPid.set(p, h.seq)
+    }
+    const repeatable = new Set<string>()
+    for (const [session, texts] of expected) {
+      for (let seq = 1; seq <= texts.length; seq++) {
+        const n = seen.get(`${session} ${seq}`) ?? 0
+        if (n === 0) lost++
+        if (n > 1 && crashGap.has(`${session} ${seq}`)) { repeatedAfterCrash++; duplicated += n - 2; repeatable.add(texts[seq - 1]) } else if (n > 1) duplicated += n - 1
+      }
+    }
+
+    // Server to client, counted at the instances (S lines) and at each client ('message' events).
+    let serverSends = 0
+    for (const n of serverSent.values()) serverSends += n
+    let received = 0
+    let replyLost = 0
+    let replyDuplicated = 0
+    let replyRepeatedAfterCrash = 0
+    let replyOutOfOrder = 0
+    let gaps = 0
+    for (const u of users) {
+      received += u.got.length
+      gaps += u.gaps.length
+      const want = u.texts.flatMap((text) => Array.from({ length: REPLIES }, (_, j) => `${text}.${j + 1}`))
+      const counts = new Map<string, number>()
+      const firsts: string[] = []
+      for (const m of u.got) {
+        const n = (counts.get(m) ?? 0) + 1
+        counts.set(m, n)
+        if (n === 1) firsts.push(m)
+        else if (n === 2 && repeatable.has(m.slice(0, m.lastIndexOf('.')))) replyRepeatedAfterCrash++
+        else replyDuplicated++
+      }
+      for (const m of want) if (!counts.has(m)) replyLost++
+      // In order: the first arrival of each reply follows the order the client's messages were sent in.
+      const firstsWanted = firsts.filter((m) => counts.has(m))
+      for (let i = 0; i < Math.min(firstsWanted.length, want.length); i++) if (firstsWanted[i] !== want[i]) { replyOutOfOrder++; break }
+    }
+    const closes = users.flatMap((u) => u.closes)
+    t.comment(`client->server: sent ${sent}, handled ${handled.length}, lost ${lost}, duplicated ${duplicated}, out of order ${outOfOrder}, run again after the kill -9 cut ${repeatedAfterCrash} of ${crashGap.size}`)
+    t.comment(`server->client: sent ${serverSends} (expected ${sent * REPLIES} + ${REPLIES} per repeat), received ${received}, lost ${replyLost}, duplicated ${replyDuplicated}, clients out of order ${replyOutOfOrder}, repeated after the kill -9 cut ${replyRepeatedAfterCrash}, resumeFailed ${gaps}`)
+    t.comment(`closes: ${summarize(closes)}`)
+    t.equal(lost, 0, 'client->server: 0 lost')
+    t.equal(duplicated, 0, 'client->server: 0 duplicated')
+    t.equal(wrong, 0, 'client->server: every handled message carried its own text')
+    t.equal(outOfOrder, 0, 'client->server: in order')
+    t.equal(serverSends, (sent + repeatedAfterCrash) * REPLIES, 'the instances sent 5 replies per handled message')
+    t.equal(replyLost, 0, 'server->client: 0 lost')
+    t.equal(replyDuplicated, 0, 'server->client: 0 duplicated')
+    t.equal(replyOutOfOrder, 0, 'server->client: in order')
+    t.equal(gaps, 0, 'server->client: no resumeFailed')
+    t.ok(closes.some((c) => c.startsWith('1012')), 'the drain was met')
+    t.ok(closes.some((c) => c.startsWith('1006')), 'the crash was met')
+    t.ok(closes.some((c) => c.startsWith('1013 delivery store unavailable')), 'the Redis restart was met')
+  })
+
+function summarize (closes: string[]): string {
+  const counts = new Map<string, number>()
+  for (const c of closes) {
+    const key = c.replace(/retry in \d+s/, 'retry in Ns').slice(0, 40)
+    counts.set(key, (counts.get(key) ?? 0) + 1)
+  }
+  return [...counts].map(([k, v]) => `${v}x "${k}"`).join(', ')
+}
