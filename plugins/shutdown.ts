@@ -13,6 +13,7 @@ import { InFlightRequests } from '../lib/shutdown/in-flight.js'
 import { Http2Sessions } from '../lib/shutdown/sessions.js'
 import { claimPart, ensureReadiness } from '../lib/core/app.js'
 import { option, readOptionTable } from '../lib/common/option-spec.js'
+import { setImmediate as nodeSetImmediate } from 'node:timers'
 
 export interface ShutdownPluginOptions {
   /**
@@ -128,8 +129,9 @@ const shutdownPlugin: FastifyPluginAsync<ShutdownPluginOptions> = async (fastify
     // close): when the suite's signal listener has started the sequence, that close waits here until the
     // sequence has served through its delay and drained, and Fastify then closes as the sequence would.
     fastify.addHook('onClose', async function runTheSequenceFirst () {
-      // In the same signal, the caller's listener may have run before the suite's.
-      await new Promise((resolve) => setImmediate(resolve))
+      // In the same signal, the caller's listener may have run before the suite's. Node's own setImmediate,
+      // not the global: a test's fake timers (sinon) replace the global and would hold every close forever.
+      await new Promise((resolve) => nodeSetImmediate(resolve))
       if (sequence.started) await sequence.untilClosing()
     })
     hookDone()
