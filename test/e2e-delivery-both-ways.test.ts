@@ -236,13 +236,15 @@ t.test('both directions through a rolling restart, a kill -9 and a Redis restart
     }
     const closes = users.flatMap((u) => u.closes)
     t.comment(`client->server: sent ${sent}, handled ${handled.length}, lost ${lost}, duplicated ${duplicated}, out of order ${outOfOrder}, run again after the kill -9 cut ${repeatedAfterCrash} of ${crashGap.size}`)
-    t.comment(`server->client: sent ${serverSends} (expected ${sent * REPLIES} + ${REPLIES} per repeat), received ${received}, lost ${replyLost}, duplicated ${replyDuplicated}, clients out of order ${replyOutOfOrder}, repeated after the kill -9 cut ${replyRepeatedAfterCrash}, resumeFailed ${gaps}`)
+    t.comment(`server->client: sent ${serverSends} (${sent * REPLIES} + up to ${REPLIES} per repeat), received ${received}, lost ${replyLost}, duplicated ${replyDuplicated}, clients out of order ${replyOutOfOrder}, repeated after the kill -9 cut ${replyRepeatedAfterCrash}, resumeFailed ${gaps}`)
     t.comment(`closes: ${summarize(closes)}`)
     t.equal(lost, 0, 'client->server: 0 lost')
     t.equal(duplicated, 0, 'client->server: 0 duplicated')
     t.equal(wrong, 0, 'client->server: every handled message carried its own text')
     t.equal(outOfOrder, 0, 'client->server: in order')
-    t.equal(serverSends, (sent + repeatedAfterCrash) * REPLIES, 'the instances sent 5 replies per handled message')
+    // A message cut by the kill -9 may have sent 0 to 5 of its replies before the process went (the D line is written
+    // first), and all 5 again when it runs again: at least 5 per message, at most 5 more per such repeat.
+    t.ok(serverSends >= sent * REPLIES && serverSends <= (sent + repeatedAfterCrash) * REPLIES, `the instances sent 5 replies per handled message (${serverSends})`)
     t.equal(replyLost, 0, 'server->client: 0 lost')
     t.equal(replyDuplicated, 0, 'server->client: 0 duplicated')
     t.equal(replyOutOfOrder, 0, 'server->client: in order')
