@@ -43,11 +43,9 @@ const websocketGate: FastifyPluginAsync<WebSocketGateOptions> = async (fastify, 
   // preClose of the app's own that names a code (its @fastify/websocket `preClose` option) keeps it. The
   // suite's preClose then drains what is left and refuses held upgrades with 503, in either order.
   function suiteCodeForCodelessCloses (_instance: unknown, hookDone: () => void): void {
-    for (const wss of gate.sockets.servers) {
-      for (const socket of wss.clients) {
-        const close = socket.close.bind(socket)
-        socket.close = (code?: number, reason?: string | Buffer) => { code === undefined ? close(settings.closeCode, settings.closeReason) : close(code, reason) }
-      }
+    for (const socket of gate.sockets.all(gate.registry.routes.values())) {
+      const close = socket.close.bind(socket)
+      socket.close = (code?: number, reason?: string | Buffer) => { code === undefined ? close(settings.closeCode, settings.closeReason) : close(code, reason) }
     }
     hookDone()
   }

@@ -77,11 +77,21 @@ export class OpenSockets {
     return count
   }
 
+  /**
+   * Every open socket: the ws servers' own (sockets of routes the gate never saw included) and the
+   * routes'. A ws server made with `clientTracking: false` (an @fastify/websocket option) keeps no
+   * `clients` set: its sockets are known through the routes alone.
+   */
+  all (routes: Iterable<RouteGate<WebSocket>>): Set<WebSocket> {
+    const sockets = new Set<WebSocket>()
+    for (const wss of this.servers) for (const socket of wss.clients ?? []) sockets.add(socket)
+    for (const route of routes) for (const socket of route.open) sockets.add(socket)
+    return sockets
+  }
+
   /** Closes every open socket (spread over the window), bounded by spread + drain timeout. */
   async drain (routes: Iterable<RouteGate<WebSocket>>): Promise<DrainResult & { spread: number }> {
-    const sockets = new Set<WebSocket>()
-    for (const wss of this.servers) for (const socket of wss.clients) sockets.add(socket)
-    for (const route of routes) for (const socket of route.open) sockets.add(socket)
+    const sockets = this.all(routes)
     // An in-process peer answers the close frame at once but its stream never reports closing, so
     // it is cut right after, instead of making every test's close() wait out drainTimeoutMs.
     const inProcess = [...sockets].filter((socket) => this.#inMemoryClients.has(socket))
