@@ -24,7 +24,7 @@ let allowed = 0
 interface Instance { name: string, port: number, child: ChildProcess, exited: Promise<number | null>, stop: (signal: NodeJS.Signals) => Promise<number | null> }
 
 /** Every message any instance handled, from every instance's stdout (lines written before a kill -9 included). */
-const handled: Array<{ session: string, seq: number, instance: string, text: string, pid: number }> = []
+const handled: Array<{ session: string, seq: number, instance: string, incarnation: string, text: string, pid: number }> = []
 /** Re-sent messages that arrived while a handler was still on them (claimed) and waited for its outcome. */
 let waited = 0
 
@@ -40,8 +40,8 @@ async function startInstance (t: Test, name: string, port: number, prefix: strin
     const lines = pending.split('\n')
     pending = lines.pop() ?? ''
     for (const line of lines) {
-      const [kind, session, seq, instance, ...text] = line.split(' ')
-      if (kind === 'D') handled.push({ session, seq: Number(seq), instance, text: text.join(' '), pid: child.pid ?? 0 })
+      const [kind, session, seq, instance, incarnation, ...text] = line.split(' ')
+      if (kind === 'D') handled.push({ session, seq: Number(seq), instance, incarnation, text: text.join(' '), pid: child.pid ?? 0 })
       if (kind === 'L') listening = true
       if (kind === 'W') waited += Number(session)
     }
@@ -149,11 +149,16 @@ t.test('10,000 numbered messages across 5 restarts, a lost dependency and a kill
     t.teardown(() => redis.quit())
     const crashGap = new Set<string>()
     const effectsWithoutWrite = async (pid: number): Promise<void> => {
-      const last = new Map<string, number>()
-      for (const h of handled) if (h.pid === pid) last.set(h.session, Math.max(h.seq, last.get(h.session) ?? 0))
-      const marks = await Promise.all([...last.keys()].map(async (session) => Number(await redis.get(prefix + session) ?? 0)))
+      // The window's mark is per session and incarnation (lib/delivery: `session~incarnation`).
+      const last = new Map<string, { session: string, seq: number }>()
+      for (const h of handled) {
+        if (h.pid !== pid) continue
+        const key = h.incarnation === '-' ? h.session : `${h.session}~${h.incarnation}`
+        last.set(key, { session: h.session, seq: Math.max(h.seq, last.get(key)?.seq ?? 0) })
+      }
+      const marks = await Promise.all([...last.keys()].map(async (key) => Number(await redis.get(prefix + key) ?? 0)))
       let i = 0
-      for (const [session, seq] of last) if (marks[i++] < seq) crashGap.add(`${session} ${seq}`)
+      for (const { session, seq } of last.values()) if (marks[i++] < seq) crashGap.add(`${session} ${seq}`)
     }
     const restart = async (name: 'a' | 'b', signal: NodeJS.Signals): Promise<void> => {
       await release()
