@@ -2,13 +2,15 @@ import t from 'tap'
 import type { Test } from 'tap'
 import { buildApp, Switch } from './helpers/app.js'
 import { connect, listen, sleep } from './helpers/net.js'
+import { pastGuessMs } from '../lib/startup/runner.js'
 
 /**
  * The issue's cold start: a dependency that comes up at 1.2 s, then a 5 s
  * warm-up: ready at about 6.2 s. 200 real ws clients connect from the first
  * moment through the real gate in reject mode and wait exactly what
  * Retry-After says. With `expected` hints: at most 2 refusals per client;
- * without hints, at most 4. How soon after ready they get in is the bench's.
+ * without hints, at most 4 (the guesses of both phases count as one stretch
+ * of guessing). How soon after ready they get in is the bench's.
  */
 const CLIENTS = 200
 
@@ -65,4 +67,20 @@ t.test('without hints: the estimate grows with the time a phase has run, at most
   const { refusals, late } = await coldStart(t, false)
   t.ok(Math.max(...refusals) <= 4, `refusals per client: ${summary(refusals)}`)
   t.ok(Math.min(...late) >= 0, `nobody got in before ready (in after ready, ms: ${summary(late)})`)
+})
+
+t.test('past a wrong guess, retries are steered onto fixed moments 1, 2, 4, 7, 12, 21, 37, 65 s after guessing began', async (t) => {
+  const moments = [1000, 2000, 4000, 7000, 12_000, 21_000, 37_000, 65_000]
+  // From just past each moment, the next one (each step three quarters of the time so far).
+  for (let i = 0; i + 1 < moments.length; i++) t.equal(moments[i] + 1 + pastGuessMs(moments[i] + 1), moments[i + 1], `after ${moments[i]} ms: ${moments[i + 1]}`)
+  // A client that comes back late is sent to the same moment as one on time, not further out: late
+  // trips do not add up from one retry to the next.
+  t.equal(4000 + pastGuessMs(4000), 7000)
+  t.equal(4800 + pastGuessMs(4800), 7000)
+  // One that comes back within half a second before a moment counts as there (never told under 0.5 s).
+  t.equal(6600 + pastGuessMs(6600), 12_000)
+  let least = Infinity
+  for (let e = 0; e < 70_000; e += 37) least = Math.min(least, pastGuessMs(e))
+  t.ok(least >= 500, `never less than half a second ahead (least: ${least} ms)`)
+  t.end()
 })

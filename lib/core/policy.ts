@@ -42,8 +42,9 @@ export function retryAfterSeconds (s: PolicySnapshot): number {
   }
   // Rounded up: a client told to come back just before readiness is refused once more and then
   // waits at least another second, so coming back a little after it costs no more delay and one
-  // refusal less. Except when the estimate rests on a guess already proven wrong (it errs high):
-  // then to the nearest second.
+  // refusal less. Except when the estimate rests on a guess already proven wrong: it then aims at a
+  // moment of a fixed schedule (lib/startup/runner.ts pastGuessMs), and to the nearest second lands a
+  // client that came back late within half a second of it instead of a second further on each retry.
   const seconds = s.startupState === 'running' && s.estimateIsGuess ? Math.round(ms / 1000) : Math.ceil(ms / 1000)
   return Math.min(30, Math.max(1, seconds))
 }
