@@ -1,5 +1,5 @@
 import t, { type Test } from 'tap'
-import { spawn, type ChildProcess } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import WebSocket from 'ws'
@@ -7,7 +7,7 @@ import { Redis } from 'ioredis'
 import { chromium, type Page } from 'playwright-core'
 import { ReadinessClient, type WebSocketConstructor } from '../lib/client/index.js'
 import { sleep, until } from './helpers/net.js'
-import { missing, startHaproxy } from './helpers/processes.js'
+import { missing, ready, startHaproxy, startLineProcess, summarizeCloses } from './helpers/processes.js'
 import { freePort } from './helpers/servers.js'
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/delivery-server.mjs', import.meta.url))
@@ -29,45 +29,12 @@ const handled: Array<{ session: string, seq: number, instance: string, incarnati
 let waited = 0
 
 async function startInstance (t: Test, name: string, port: number, prefix: string): Promise<Instance> {
-  const child = spawn(process.execPath, [FIXTURE], { env: { ...process.env, PORT: String(port), INSTANCE: name, PREFIX: prefix, WARMUP_MS: '400' }, stdio: ['ignore', 'pipe', 'pipe'] })
-  let pending = ''
-  let listening = false
-  let stderr = ''
-  child.stderr?.on('data', (c) => { stderr += String(c) })
-  child.stdout?.setEncoding('utf8')
-  child.stdout?.on('data', (chunk: string) => {
-    pending += chunk
-    const lines = pending.split('\n')
-    pending = lines.pop() ?? ''
-    for (const line of lines) {
-      const [kind, session, seq, instance, incarnation, ...text] = line.split(' ')
-      if (kind === 'D') handled.push({ session, seq: Number(seq), instance, incarnation, text: text.join(' '), pid: child.pid ?? 0 })
-      if (kind === 'L') listening = true
-      if (kind === 'W') waited += Number(session)
-    }
-  })
-  // 'close', not 'exit': every line the child wrote has been read by then.
-  const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)))
-  const stop = async (signal: NodeJS.Signals): Promise<number | null> => {
-    if (child.exitCode === null && child.signalCode === null) child.kill(signal)
-    return await exited
-  }
-  t.teardown(() => stop('SIGKILL'))
-  const deadline = Date.now() + 15_000
-  while (!listening) {
-    if (child.exitCode !== null) throw new Error(`${name} exited: ${stderr}`)
-    if (Date.now() > deadline) throw new Error(`${name} did not listen: ${stderr}`)
-    await sleep(10)
-  }
-  return { name, port, child, exited, stop }
-}
-
-async function ready (port: number): Promise<void> {
-  const deadline = Date.now() + 15_000
-  while ((await fetch(`http://127.0.0.1:${port}/health/ready`).then((r) => r.status, () => 0)) !== 200) {
-    if (Date.now() > deadline) throw new Error(`:${port} never ready`)
-    await sleep(20)
-  }
+  const proc = await startLineProcess(t, FIXTURE, { PORT: String(port), INSTANCE: name, PREFIX: prefix, WARMUP_MS: '400' }, (line, child) => {
+    const [kind, session, seq, instance, incarnation, ...text] = line.split(' ')
+    if (kind === 'D') handled.push({ session, seq: Number(seq), instance, incarnation, text: text.join(' '), pid: child.pid ?? 0 })
+    if (kind === 'W') waited += Number(session)
+  }, { name })
+  return { name, port, ...proc }
 }
 
 /** A Node user: numbered messages `n<i>-<k>`, paced, through the delivery client. */
@@ -233,7 +200,7 @@ t.test('10,000 numbered messages across 5 restarts, a lost dependency and a kill
     }
     const closes = users.flatMap((u) => u.closes).concat(browsers.flatMap((b) => b.closes))
     const byInstance = handled.reduce<Record<string, number>>((acc, h) => { acc[h.instance] = (acc[h.instance] ?? 0) + 1; return acc }, {})
-    t.comment(`sent ${sent}, handled ${handled.length} (${JSON.stringify(byInstance)}), lost ${lost}, duplicated ${duplicated}, run again after the kill -9 cut between effect and window write ${repeatedAfterCrash} of ${crashGap.size}, waited for a handler in progress ${waited}, closes: ${summarize(closes)}`)
+    t.comment(`sent ${sent}, handled ${handled.length} (${JSON.stringify(byInstance)}), lost ${lost}, duplicated ${duplicated}, run again after the kill -9 cut between effect and window write ${repeatedAfterCrash} of ${crashGap.size}, waited for a handler in progress ${waited}, closes: ${summarizeCloses(closes)}`)
     t.equal(lost, 0, '0 lost')
     t.equal(duplicated, 0, '0 duplicated')
     t.equal(wrong, 0, 'every handled message carried its own text')
@@ -243,12 +210,3 @@ t.test('10,000 numbered messages across 5 restarts, a lost dependency and a kill
     t.ok(closes.some((c) => c.startsWith('1006')), 'the crash was met')
     if (page !== null) t.ok(browsers.every((b) => b.closes.length > 0), 'the browser clients went through the faults too')
   })
-
-function summarize (closes: string[]): string {
-  const counts = new Map<string, number>()
-  for (const c of closes) {
-    const key = c.replace(/retry in \d+s/, 'retry in Ns').slice(0, 40)
-    counts.set(key, (counts.get(key) ?? 0) + 1)
-  }
-  return [...counts].map(([k, v]) => `${v}x "${k}"`).join(', ')
-}

@@ -128,3 +128,67 @@ backend chat_servers
 ${backends.map((b) => `  server ${b.name} 127.0.0.1:${b.port} check`).join('\n')}
 `
 }
+
+export interface LineProcess {
+  child: ChildProcess
+  /** Resolves on 'close', not 'exit': every line the child wrote has been read by then. */
+  exited: Promise<number | null>
+  /** Signals the child (unless it is gone) and resolves once it closed. */
+  stop: (signal: NodeJS.Signals) => Promise<number | null>
+}
+
+/**
+ * A Node script as a child process (a delivery fixture, one instance of a fleet) that reports on stdout one
+ * line per event: `onLine` gets every complete line (a line written before a kill -9 included: pipes are
+ * synchronous on Linux); the child is listening once it writes a line starting with `L`. Killed when the test ends.
+ */
+export async function startLineProcess (t: Test, script: string, env: Record<string, string>, onLine: (line: string, child: ChildProcess) => void, options: { name?: string, listenTimeoutMs?: number } = {}): Promise<LineProcess> {
+  const { name = 'instance', listenTimeoutMs = 15_000 } = options
+  const child = spawn(process.execPath, [script], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  let pending = ''
+  let listening = false
+  let stderr = ''
+  child.stderr?.on('data', (c) => { stderr += String(c) })
+  child.stdout?.setEncoding('utf8')
+  child.stdout?.on('data', (chunk: string) => {
+    pending += chunk
+    const lines = pending.split('\n')
+    pending = lines.pop() ?? ''
+    for (const line of lines) {
+      if (line.split(' ')[0] === 'L') listening = true
+      onLine(line, child)
+    }
+  })
+  const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)))
+  const stop = async (signal: NodeJS.Signals): Promise<number | null> => {
+    if (child.exitCode === null && child.signalCode === null) child.kill(signal)
+    return await exited
+  }
+  t.teardown(() => stop('SIGKILL'))
+  const deadline = Date.now() + listenTimeoutMs
+  while (!listening) {
+    if (child.exitCode !== null) throw new Error(`${name} exited: ${stderr}`)
+    if (Date.now() > deadline) throw new Error(`${name} did not listen: ${stderr}`)
+    await sleep(10)
+  }
+  return { child, exited, stop }
+}
+
+/** Resolves once `port`'s /health/ready answers 200. */
+export async function ready (port: number, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while ((await fetch(`http://127.0.0.1:${port}/health/ready`).then((r) => r.status, () => 0)) !== 200) {
+    if (Date.now() > deadline) throw new Error(`:${port} never ready`)
+    await sleep(20)
+  }
+}
+
+/** Close events (`<code> <reason>`) counted by kind, for a test's comment. */
+export function summarizeCloses (closes: string[]): string {
+  const counts = new Map<string, number>()
+  for (const c of closes) {
+    const key = c.replace(/retry in \d+s/, 'retry in Ns').slice(0, 40)
+    counts.set(key, (counts.get(key) ?? 0) + 1)
+  }
+  return [...counts].map(([k, v]) => `${v}x "${k}"`).join(', ')
+}

@@ -1,9 +1,10 @@
 import t, { type Test } from 'tap'
-import { spawn, type ChildProcess } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import WebSocket from 'ws'
 import { ReadinessClient, type WebSocketConstructor } from '../../lib/client/index.js'
-import { sleep, until } from '../helpers/net.js'
+import { until } from '../helpers/net.js'
+import { startLineProcess } from '../helpers/processes.js'
 import { freePort } from '../helpers/servers.js'
 import { bundleFixture } from '../fixtures/delivery-bundle.js'
 
@@ -22,38 +23,18 @@ const CLIENTS = 8
 const PER_CLIENT = 300
 const ROUNDS = 3 // sending released in thirds: before the first SIGTERM, before the second, after it
 
-interface Child { child: ChildProcess, exited: Promise<void>, runningAtTerm: () => number | null }
+interface Child { child: ChildProcess, exited: Promise<number | null>, runningAtTerm: () => number | null }
 
 /** Every (incarnation, seq, text) any process handled, from its stdout (read to the end: 'close'). */
 const handled: Array<{ incarnation: string, seq: number, text: string }> = []
 
 async function start (t: Test, server: string, port: number): Promise<Child> {
-  const child = spawn(process.execPath, [server], { env: { ...process.env, PORT: String(port), STORE: 'memory' }, stdio: ['ignore', 'pipe', 'pipe'] })
-  let pending = ''
-  let listening = false
   let runningAtTerm: number | null = null
-  let stderr = ''
-  child.stderr?.on('data', (c) => { stderr += String(c) })
-  child.stdout?.setEncoding('utf8')
-  child.stdout?.on('data', (chunk: string) => {
-    pending += chunk
-    const lines = pending.split('\n')
-    pending = lines.pop() ?? ''
-    for (const line of lines) {
-      const [kind, , incarnation, seq, ...text] = line.split(' ')
-      if (kind === 'D') handled.push({ incarnation, seq: Number(seq), text: text.join(' ') })
-      if (kind === 'L') listening = true
-      if (kind === 'T') runningAtTerm = Number(line.split(' ')[1])
-    }
-  })
-  const exited = new Promise<void>((resolve) => child.once('close', () => resolve()))
-  t.teardown(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL') })
-  const deadline = Date.now() + 60_000
-  while (!listening) {
-    if (child.exitCode !== null) throw new Error(`instance exited: ${stderr}`)
-    if (Date.now() > deadline) throw new Error(`instance did not listen: ${stderr}`)
-    await sleep(20)
-  }
+  const { child, exited } = await startLineProcess(t, server, { PORT: String(port), STORE: 'memory' }, (line) => {
+    const [kind, , incarnation, seq, ...text] = line.split(' ')
+    if (kind === 'D') handled.push({ incarnation, seq: Number(seq), text: text.join(' ') })
+    if (kind === 'T') runningAtTerm = Number(line.split(' ')[1])
+  }, { listenTimeoutMs: 60_000 })
   return { child, exited, runningAtTerm: () => runningAtTerm }
 }
 
