@@ -1,5 +1,5 @@
 import t, { type Test } from 'tap'
-import { spawn, type ChildProcess } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -8,7 +8,7 @@ import WebSocket from 'ws'
 import { Redis } from 'ioredis'
 import { ReadinessClient, type WebSocketConstructor } from '../lib/client/index.js'
 import { sleep, until } from './helpers/net.js'
-import { missing, startHaproxy } from './helpers/processes.js'
+import { missing, ready, startHaproxy, startLineProcess, summarizeCloses, type LineProcess } from './helpers/processes.js'
 import { freePort } from './helpers/servers.js'
 import { bundleFixture } from './fixtures/delivery-bundle.js'
 
@@ -17,52 +17,30 @@ import { bundleFixture } from './fixtures/delivery-bundle.js'
  * redis-server on a free port, append-only, so a restart keeps what it wrote; the shared 6379 is never touched).
  * Six clients send 4 numbered messages a second; each handled message makes the server stream 5 replies back
  * (20 a second per client) through redisOutbox. Faults while both directions are in flight: a rolling restart
- * (SIGTERM a, new a, SIGTERM b, new b), a kill -9, a Redis restart. Counted at both ends: what each client sent
+ * (SIGTERM a, new a, SIGTERM b, new b), a kill -9, a silent instance (SIGSTOP: found by the clients' live-peer
+ * check, then killed as a liveness probe would), a Redis restart. Counted at both ends: what each client sent
  * against what the instances handled (stdout D lines), what the instances sent (S lines) against what each client's
  * 'message' event delivered. The one repeat docs/client.md allows is the kill -9 between a handler's effect and its
- * window write: that message (and so its 5 replies) may run once more, never twice more.
+ * window write (the silent instance's kill is one too): that message (and so its 5 replies) may run once more, never
+ * twice more.
  */
 const FIXTURE = fileURLToPath(new URL('./fixtures/delivery-both-ways-server.ts', import.meta.url))
 const CLIENTS = 6
-const PER_CLIENT = 80
+// 35 s of sending at 4 a second: every fault, the silent instance's detection (up to 8 s) included, meets traffic.
+const PER_CLIENT = 140
 const SEND_EVERY_MS = 250
 const REPLIES = 5
 
-interface Instance { child: ChildProcess, stop: (signal: NodeJS.Signals) => Promise<number | null> }
+type Instance = LineProcess
 const handled: Array<{ session: string, seq: number, text: string, mark: string, pid: number }> = []
 const serverSent = new Map<string, number>()
 
 async function startInstance (t: Test, server: string, name: string, port: number, redisPort: number, prefix: string): Promise<Instance> {
-  const child = spawn(process.execPath, [server], { env: { ...process.env, PORT: String(port), INSTANCE: name, PREFIX: prefix, REDIS_PORT: String(redisPort) }, stdio: ['ignore', 'pipe', 'pipe'] })
-  let pending = ''
-  let listening = false
-  let stderr = ''
-  child.stderr?.on('data', (c) => { stderr += String(c) })
-  child.stdout?.setEncoding('utf8')
-  child.stdout?.on('data', (chunk: string) => {
-    pending += chunk
-    const lines = pending.split('\n')
-    pending = lines.pop() ?? ''
-    for (const line of lines) {
-      const [kind, session, seq, , text, incarnation] = line.split(' ')
-      if (kind === 'D') handled.push({ session, seq: Number(seq), text, mark: incarnation === '' || incarnation === undefined ? session : `${session}~${incarnation}`, pid: child.pid ?? 0 })
-      if (kind === 'S') serverSent.set(session, (serverSent.get(session) ?? 0) + 1)
-      if (kind === 'L') listening = true
-    }
-  })
-  const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)))
-  const stop = async (signal: NodeJS.Signals): Promise<number | null> => {
-    if (child.exitCode === null && child.signalCode === null) child.kill(signal)
-    return await exited
-  }
-  t.teardown(() => stop('SIGKILL'))
-  const deadline = Date.now() + 15_000
-  while (!listening) {
-    if (child.exitCode !== null) throw new Error(`${name} exited: ${stderr}`)
-    if (Date.now() > deadline) throw new Error(`${name} did not listen: ${stderr}`)
-    await sleep(10)
-  }
-  return { child, stop }
+  return await startLineProcess(t, server, { PORT: String(port), INSTANCE: name, PREFIX: prefix, REDIS_PORT: String(redisPort) }, (line, child) => {
+    const [kind, session, seq, , text, incarnation] = line.split(' ')
+    if (kind === 'D') handled.push({ session, seq: Number(seq), text, mark: incarnation === '' || incarnation === undefined ? session : `${session}~${incarnation}`, pid: child.pid ?? 0 })
+    if (kind === 'S') serverSent.set(session, (serverSent.get(session) ?? 0) + 1)
+  }, { name })
 }
 
 /** A private redis-server: append-only with fsync always, in its own directory, so a restart comes back with its data. */
@@ -81,14 +59,6 @@ async function startRedis (t: Test, port: number, dir: string): Promise<{ stop: 
   return { stop: async () => { child.kill('SIGTERM'); await exited } }
 }
 
-async function ready (port: number): Promise<void> {
-  const deadline = Date.now() + 15_000
-  while ((await fetch(`http://127.0.0.1:${port}/health/ready`).then((r) => r.status, () => 0)) !== 200) {
-    if (Date.now() > deadline) throw new Error(`:${port} never ready`)
-    await sleep(20)
-  }
-}
-
 function user (i: number, url: string) {
   const client = new ReadinessClient(url, {
     WebSocket: WebSocket as unknown as WebSocketConstructor,
@@ -98,9 +68,13 @@ function user (i: number, url: string) {
     healthyAfterMs: 1000
   })
   const closes: string[] = []
+  const heartbeatCuts: number[] = [] // when its live-peer check cut a socket
   const got: string[] = []
   const gaps: Array<{ from: number, to: number | null }> = []
-  client.on('close', ({ code, reason }) => closes.push(`${code} ${reason}`))
+  client.on('close', ({ code, reason }) => {
+    closes.push(`${code} ${reason}`)
+    if (reason === 'heartbeat timeout') heartbeatCuts.push(Date.now())
+  })
   client.on('message', (m) => got.push(String(m)))
   client.on('resumeFailed', (g) => gaps.push(g))
   const texts: string[] = []
@@ -110,10 +84,10 @@ function user (i: number, url: string) {
     const text = `c${i}-${k++}`
     if (client.send(text)) texts.push(text)
   }, SEND_EVERY_MS)
-  return { client, closes, got, gaps, texts, done: () => k >= PER_CLIENT, stop: () => { clearInterval(timer); client.close() } }
+  return { client, closes, heartbeatCuts, got, gaps, texts, done: () => k >= PER_CLIENT, stop: () => { clearInterval(timer); client.close() } }
 }
 
-t.test('both directions through a rolling restart, a kill -9 and a Redis restart, two instances behind HAProxy: 0 lost, 0 duplicated, in order, counted at both ends',
+t.test('both directions through a rolling restart, a kill -9, a silent instance and a Redis restart, two instances behind HAProxy: 0 lost, 0 duplicated, in order, counted at both ends',
   { skip: missing('haproxy') || missing('redis-server'), timeout: 150_000 }, async (t) => {
     const server = await bundleFixture(t, FIXTURE)
     const dir = mkdtempSync(join(tmpdir(), 'readiness-both-ways-redis-'))
@@ -145,15 +119,18 @@ t.test('both directions through a rolling restart, a kill -9 and a Redis restart
       for (const [mark, { session, seq }] of last) if (Number(await redis.get(prefix + mark) ?? 0) < seq) crashGap.add(`${session} ${seq}`)
     }
     const steps: string[] = []
+    const replace = async (name: 'a' | 'b', step: string): Promise<void> => {
+      instances[name] = await start(name)
+      await ready(ports[name])
+      steps.push(step)
+      await sleep(250) // HAProxy's check sees it up again
+    }
     const restart = async (name: 'a' | 'b', signal: NodeJS.Signals): Promise<void> => {
       const pid = instances[name].child.pid ?? 0
       const code = await instances[name].stop(signal)
       if (signal === 'SIGKILL') await effectsWithoutWrite(pid)
       if (signal === 'SIGTERM') t.equal(code, 0, `${name} drained and exited on SIGTERM`)
-      instances[name] = await start(name)
-      await ready(ports[name])
-      steps.push(`${name} ${signal}`)
-      await sleep(250) // HAProxy's check sees it up again
+      await replace(name, `${name} ${signal}`)
     }
     await sleep(2000)
     await restart('a', 'SIGTERM') // the rolling restart: a, then b
@@ -162,6 +139,9 @@ t.test('both directions through a rolling restart, a kill -9 and a Redis restart
     // The crash, on the instance that handled the latest message (the rolling restart moved the clients around).
     const latest = handled.at(-1)?.pid
     await restart(instances.a.child.pid === latest ? 'a' : 'b', 'SIGKILL')
+    await sleep(1500)
+    const silent = await silence(t, users, instances, handled, effectsWithoutWrite)
+    await replace(silent, `${silent} SIGSTOP, found by the clients, then SIGKILL`)
     await sleep(1500)
     await redisServer.stop() // Redis restarts (append-only: it comes back with its marks and outboxes)
     steps.push('redis SIGTERM')
@@ -238,9 +218,9 @@ t.test('both directions through a rolling restart, a kill -9 and a Redis restart
       for (let i = 0; i < Math.min(firstsWanted.length, want.length); i++) if (firstsWanted[i] !== want[i]) { replyOutOfOrder++; break }
     }
     const closes = users.flatMap((u) => u.closes)
-    t.comment(`client->server: sent ${sent}, handled ${handled.length}, lost ${lost}, duplicated ${duplicated}, out of order ${outOfOrder}, run again after the kill -9 cut ${repeatedAfterCrash} of ${crashGap.size}`)
-    t.comment(`server->client: sent ${serverSends} (${sent * REPLIES} + up to ${REPLIES} per repeat), received ${received}, lost ${replyLost}, duplicated ${replyDuplicated}, clients out of order ${replyOutOfOrder}, repeated after the kill -9 cut ${replyRepeatedAfterCrash}, resumeFailed ${gaps}`)
-    t.comment(`closes: ${summarize(closes)}`)
+    t.comment(`client->server: sent ${sent}, handled ${handled.length}, lost ${lost}, duplicated ${duplicated}, out of order ${outOfOrder}, run again after a kill -9 cut ${repeatedAfterCrash} of ${crashGap.size}`)
+    t.comment(`server->client: sent ${serverSends} (${sent * REPLIES} + up to ${REPLIES} per repeat), received ${received}, lost ${replyLost}, duplicated ${replyDuplicated}, clients out of order ${replyOutOfOrder}, repeated after a kill -9 cut ${replyRepeatedAfterCrash}, resumeFailed ${gaps}`)
+    t.comment(`closes: ${summarizeCloses(closes)}`)
     t.equal(lost, 0, 'client->server: 0 lost')
     t.equal(duplicated, 0, 'client->server: 0 duplicated')
     t.equal(wrong, 0, 'client->server: every handled message carried its own text')
@@ -253,15 +233,47 @@ t.test('both directions through a rolling restart, a kill -9 and a Redis restart
     t.equal(replyOutOfOrder, 0, 'server->client: in order')
     t.equal(gaps, 0, 'server->client: no resumeFailed')
     t.ok(closes.some((c) => c.startsWith('1012')), 'the drain was met')
-    t.ok(closes.some((c) => c.startsWith('1006')), 'the crash was met')
+    t.ok(closes.some((c) => c.startsWith('1006') && !c.includes('heartbeat')), 'the crash was met')
+    t.ok(closes.some((c) => c === '1006 heartbeat timeout'), 'the silent instance was met')
     t.ok(closes.some((c) => c.startsWith('1013 delivery store unavailable')), 'the Redis restart was met')
   })
 
-function summarize (closes: string[]): string {
-  const counts = new Map<string, number>()
-  for (const c of closes) {
-    const key = c.replace(/retry in \d+s/, 'retry in Ns').slice(0, 40)
-    counts.set(key, (counts.get(key) ?? 0) + 1)
-  }
-  return [...counts].map(([k, v]) => `${v}x "${k}"`).join(', ')
+type User = ReturnType<typeof user>
+
+/**
+ * The silent server: the instance most clients are on stops answering (SIGSTOP: a hung process, a frozen VM; the
+ * kernel keeps its sockets, and HAProxy its tunnels, so TCP notices nothing). Each of its clients must find out by
+ * its own live-peer check (close 1006 `heartbeat timeout`; the client states heartbeatMs + heartbeatTimeoutMs, 8 s by
+ * default), reconnect through HAProxy (whose check has taken the instance out) to the other one and resume there.
+ * Then it is killed, as a liveness probe would have it killed. Resolves with its name, for the caller to replace it.
+ */
+async function silence (t: Test, users: User[], instances: Record<'a' | 'b', Instance>, handled: Array<{ session: string, pid: number }>, cutRead: (pid: number) => Promise<void>): Promise<'a' | 'b'> {
+  const where = new Map<string, number>() // session -> the process that handled its latest message
+  for (const h of handled) where.set(h.session, h.pid)
+  const on = (name: 'a' | 'b'): User[] => users.filter((u) => where.get(u.client.sessionId as string) === instances[name].child.pid)
+  const name = on('a').length >= on('b').length ? 'a' : 'b'
+  const pid = instances[name].child.pid ?? 0
+  const stranded = on(name)
+  t.ok(stranded.length > 0, `clients were on the instance that goes silent (${stranded.length})`)
+  t.ok(users.some((u) => !u.done()), 'messages were in flight when it went silent')
+  const mark = handled.length
+  const stoppedAt = Date.now()
+  instances[name].child.kill('SIGSTOP')
+  // Its last lines read, its last Redis commands landed: what it cut between effect and window write is fixed now
+  // (another instance cannot raise those marks while its claims stand), so it is read here, not after the kill.
+  await sleep(300)
+  await cutRead(pid)
+  const foundBy = (u: User): number | undefined => u.heartbeatCuts.find((at) => at >= stoppedAt)
+  await until(() => stranded.every((u) => foundBy(u) !== undefined), 30_000).catch(() => {})
+  const found = stranded.filter((u) => foundBy(u) !== undefined)
+  t.equal(found.length, stranded.length, 'every client on the silent instance found it by its live-peer check (1006 heartbeat timeout)')
+  // Resumed on the other instance: open again, everything it had sent acknowledged there, and (while it still sends) handled there.
+  const resumed = (u: User): boolean => u.client.state === 'open' && u.client.buffered === 0 &&
+    (u.done() || handled.slice(mark).some((h) => h.session === u.client.sessionId && h.pid !== pid))
+  await until(() => stranded.every(resumed), 30_000).catch(() => {})
+  t.ok(stranded.every(resumed), 'each of them resumed on the other instance')
+  const afterMs = found.map((u) => (foundBy(u) as number) - stoppedAt).sort((x, y) => x - y)
+  t.comment(`silent ${name}: ${stranded.length} clients found it after ${afterMs.join(', ')} ms (the client's bound: heartbeatMs 5000 + heartbeatTimeoutMs 3000)`)
+  await instances[name].stop('SIGKILL')
+  return name
 }
