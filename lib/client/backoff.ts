@@ -19,11 +19,15 @@ export const HINT_JITTER_MAX_MS = 250
  */
 export const HELD_AT_LEAST_MS = 500
 
-/** A hint up to this (the gate's resolution: whole seconds) is always waited in full. */
-const TRUSTED_HINT_MS = 1000
+/**
+ * The least a hint is cut to: the gate's resolution (whole seconds). Cut hints are jittered down by up to
+ * HINT_JITTER_MAX_MS, so a client in a short stretch comes back every 0.75-1 s and is in within 1 s of ready.
+ */
+const CUT_FLOOR_MS = 1000
 
-/** The share of the stretch so far that bounds how far a hinted retry moves from its hint (see retryDelay). */
+/** The share of the stretch so far, less CUT_LEAD_MS, that bounds how long a hinted retry waits (see retryDelay). */
 const STRETCH_SHARE = 0.25
+const CUT_LEAD_MS = 500
 
 /** setTimeout's largest delay; anything above it fires after 1 ms. */
 export const MAX_TIMER_MS = 2_147_483_647
@@ -51,12 +55,13 @@ export const DEFAULT_BACKOFF: BackoffSettings = { initialMs: 250, maxMs: 30_000,
  * answers (full jitter can draw 0). A hint is clamped to [hintFloorMs, hintCeilingMs] and gets up to
  * min(250 ms, hint/4) of jitter. A hint below the floor (Retry-After: 0, a health route saying 200 "come
  * now") is no pace, and one at the ceiling ("in 3 years") is waited out: either way the longer of the hint
- * and the backoff. A hint in between is the server's estimate, and estimates err (the gate's guess for a
- * phase without expectedMs said 6 s 0.6 s before ready, and the libraries that ignore hints came first):
- * it is cut to a quarter of `elapsedMs`, or 1.25 s if longer (a one-second hint with its jitter is always
- * waited), and a grown backoff pushes it later only up to that quarter. So with hints the client is in
- * within 1.25 s of ready in a short outage and within a quarter of it in a long one, a short hint is never
- * undercut, and a long outage (a probe saying "2 s" for ten minutes) still backs off to `maxMs`.
+ * and the backoff. A hint in between is the server's estimate, rounded up to whole seconds, and estimates
+ * err (the gate's guess for a phase without expectedMs said 7 s 0.2 s before ready): the longer of it and
+ * the backoff is cut to `cutMs(elapsedMs)` = max(1 s, elapsedMs / 4 - 500 ms), less up to a quarter of
+ * that (at most 250 ms) of jitter. So in a short stretch (a restart, a cold start: under 6 s) the client
+ * comes back every 0.75-1 s whatever the hint and is in within 1 s of ready, however the gate rounds or
+ * guesses; in a long one it comes within a quarter of the stretch; a long outage (a probe saying "2 s" for
+ * ten minutes) still backs off to `maxMs`.
  */
 export function retryDelay (attempt: number, hintMs: number | null, settings: BackoffSettings, random: () => number, elapsedMs = Infinity): { delayMs: number, source: 'hint' | 'backoff' } {
   const exponent = Math.min(Math.max(attempt - 1, 0), 60)
@@ -66,10 +71,33 @@ export function retryDelay (attempt: number, hintMs: number | null, settings: Ba
   const hint = Math.min(settings.hintCeilingMs, Math.max(settings.hintFloorMs, hintMs))
   const hinted = hint + random() * Math.min(HINT_JITTER_MAX_MS, hint / 4)
   const paced = hintMs > 0 && hintMs >= settings.hintFloorMs && hint < settings.hintCeilingMs
-  const quarter = Number.isNaN(elapsedMs) ? Infinity : elapsedMs * STRETCH_SHARE
-  const longest = Math.max(quarter, TRUSTED_HINT_MS + HINT_JITTER_MAX_MS)
-  const delay = paced ? Math.min(Math.max(hinted, Math.min(backoff, quarter)), longest) : Math.max(hinted, backoff)
-  return { delayMs: capTimer(delay), source: delay === hinted ? 'hint' : 'backoff' }
+  const longer = Math.max(hinted, backoff)
+  const delay = paced ? Math.min(longer, jitteredCut(elapsedMs, random)) : longer
+  // The source is what set the wait, cut or not: the hint, or a backoff grown past it.
+  return { delayMs: capTimer(delay), source: longer === hinted ? 'hint' : 'backoff' }
+}
+
+/** The longest a paced hint is waited `elapsedMs` into a stretch (unknown: no cut). */
+export function cutMs (elapsedMs: number): number {
+  if (Number.isNaN(elapsedMs) || elapsedMs === Infinity) return Infinity
+  return Math.max(CUT_FLOOR_MS, elapsedMs * STRETCH_SHARE - CUT_LEAD_MS)
+}
+
+/** The cut, jittered down so clients cut at the same moment do not come back in step. */
+function jitteredCut (elapsedMs: number, random: () => number): number {
+  const cut = cutMs(elapsedMs)
+  return cut === Infinity ? Infinity : cut - random() * Math.min(HINT_JITTER_MAX_MS, cut / 4)
+}
+
+/**
+ * The client's whole choice of the next wait, with the arguments it has: the attempt about to be scheduled,
+ * the hint (or null), how long the refused attempt was held by the server (it counts as waited, so attempts
+ * still begin a backoff apart) and how long the stretch without a healthy connection has lasted.
+ * bench/reconnect.js drives this very function.
+ */
+export function nextRetry (attempt: number, hintMs: number | null, heldMs: number, elapsedMs: number, settings: BackoffSettings, random: () => number): { delayMs: number, source: 'hint' | 'backoff' } {
+  const { delayMs, source } = retryDelay(attempt, hintMs, settings, random, elapsedMs)
+  return { delayMs: Math.max(0, delayMs - heldMs), source }
 }
 
 export function capTimer (ms: number): number {

@@ -1,5 +1,5 @@
 import { retryHint } from '../gate/close-reasons.js'
-import { HELD_AT_LEAST_MS, retryDelay } from './backoff.js'
+import { HELD_AT_LEAST_MS, nextRetry } from './backoff.js'
 import { Emitter } from './emitter.js'
 import { askHealth } from './health.js'
 import { readClientOptions, type ClientSettings } from './options.js'
@@ -207,9 +207,8 @@ export class ReadinessClient extends Emitter<ClientEvents> {
     const { healthUrl, handshakeTimeoutMs, backoff, random } = this.#settings
     const elapsedMs = this.#stretch.elapsedMs
     const plan = (hintMs: number | null): { delayMs: number, source: 'retry-after' | 'health' | 'backoff' } => {
-      const { delayMs, source } = retryDelay(attempt, hintMs, backoff, random, elapsedMs)
-      // The time a refused attempt was held counts as waited: attempts still begin a backoff apart.
-      return { delayMs: Math.max(0, delayMs - this.#heldMs), source: source === 'hint' ? this.#hintSource : 'backoff' }
+      const { delayMs, source } = nextRetry(attempt, hintMs, this.#heldMs, elapsedMs, backoff, random)
+      return { delayMs, source: source === 'hint' ? this.#hintSource : 'backoff' }
     }
     const retry = (delay: { delayMs: number, source: 'retry-after' | 'health' | 'backoff' }, waitMs: number): void => {
       this.emit('retry', { attempt, ...delay })

@@ -9,6 +9,14 @@ import type { ReadinessClientOptions, WebSocketConstructor } from './types.js'
 
 const DEFAULT_FINAL = [1000, 1008]
 
+/**
+ * A held upgrade is the fastest way in (the gate lets it through the instant the route is ready), so the
+ * client must not give up on one before the gate does: the gate's derived hold ends at its
+ * maxHoldTimeoutMs, 60 s by default (31.8 s for a probes-only start), then answers 503. 65 s outlasts that
+ * with room for a loaded machine or a proxy; a silent server costs one attempt a minute and 65 s.
+ */
+export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 65_000
+
 type Parse<T> = (name: string, value: any) => T
 
 function num (fallback: number, min: number, max: number): Parse<number> {
@@ -45,7 +53,7 @@ const TABLE = {
     return settings
   },
   healthyAfterMs: ms(5000, 0),
-  handshakeTimeoutMs: ms(10_000, 1),
+  handshakeTimeoutMs: ms(DEFAULT_HANDSHAKE_TIMEOUT_MS, 1),
   maxAttempts: (name: string, value: number | undefined): number => {
     const maxAttempts = value ?? Infinity
     if (maxAttempts !== Infinity && !(Number.isSafeInteger(maxAttempts) && maxAttempts >= 1)) {

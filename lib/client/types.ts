@@ -65,7 +65,10 @@ export interface ReadinessClientOptions {
   backoff?: { initialMs?: number, maxMs?: number, factor?: number, hintFloorMs?: number, hintCeilingMs?: number }
   /** A connection counts as healthy (attempts and elapsed time reset) once open this long (default 5 s). */
   healthyAfterMs?: number
-  /** An attempt whose handshake has not finished after this long is aborted and counts as failed (default 10 s). */
+  /**
+   * An attempt whose handshake has not finished after this long is aborted and counts as failed (default
+   * 65 s: longer than the gate's hold cap, `maxHoldTimeoutMs`, 60 s by default; keep it so if you raise the cap).
+   */
   handshakeTimeoutMs?: number
   /**
    * At most this many connection attempts in a row that fail (refused, timed out, or closed before
