@@ -4,7 +4,7 @@
 // Measured per client: in - ready, where in is when the server's handler ran for it (a socket the gate
 // accepts and closes 1013 opens but is not in) (the server's 'ready' event, the instant /health/ready turns 200) at
 // the cold start and after the restart, and messages lost (sent, never seen by either instance's handler).
-// In every gate mode: hold (the default derived hold, up to 5 s), hold with a 3 s cap (the server:
+// In every gate mode: hold (the default derived hold, up to 60 s), hold with a 3 s cap (the server:
 // the first hold times out before ready), reject, accept-then-close. Several rounds; medians and ranges.
 //
 //   npm run build && node bench/client-race.js          (BENCH_QUICK=1: one round per mode)
