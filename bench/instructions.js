@@ -1,0 +1,160 @@
+// bench/instructions.js (issue 24): the server's CPU work per request counted in machine instructions, not
+// seconds. On this 2-core virtual machine the server's CPU time per request moves by ±20 % between identical
+// rounds (a neighbour on the host changes how fast each instruction runs), so a 2 % target cannot be read
+// from it. valgrind's callgrind counts the instructions the server process executes between two points:
+// the same server, requests and build give the same count within a fraction of a percent, whatever else
+// the machine is doing. The servers are bench/cpu.js's variants, each under callgrind (instrumentation
+// switched on after start-up and a warm-up, then zeroed and dumped around each round); the rounds alternate
+// the order (ABBA), and each row reports the median ratio and the spread of the rounds.
+//   node bench/instructions.js        (IR_ROUNDS=6 IR_REQUESTS=3000 IR_VARIANTS=plain,suite,... to change)
+// Needs the build (dist/) and valgrind (Debian's package); without valgrind it reports nothing.
+import { execFile, spawn, spawnSync } from 'node:child_process'
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs'
+import http from 'node:http'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
+import WebSocket from 'ws'
+
+const CPU = fileURLToPath(new URL('./cpu.js', import.meta.url))
+const ROUNDS = Number(process.env.IR_ROUNDS ?? 8)
+const REQUESTS = Number(process.env.IR_REQUESTS ?? 1000)
+const UPGRADES = Number(process.env.IR_UPGRADES ?? 200)
+// Before counting: requests run uninstrumented (fast) until V8 has compiled the hot paths, then counted
+// rounds that are thrown away (valgrind translating code afresh once instrumentation is on, the last tier-ups).
+const WARM_UP = Number(process.env.IR_WARM_UP ?? 20000)
+const DISCARDED = 2
+const CONNECTIONS = 10
+const run = promisify(execFile)
+
+export const haveValgrind = () => spawnSync('valgrind', ['--version']).status === 0
+
+/** One bench/cpu.js server variant under callgrind; `count(load)` returns the instructions `load` cost it. */
+export async function start (name, dir) {
+  const out = join(dir, `${name.replace(/\W/g, '_')}.out`)
+  const child = spawn('valgrind', ['--tool=callgrind', '--instr-atstart=no', `--callgrind-out-file=${out}`,
+    // One thread: V8's concurrent compiler and GC threads would make the count depend on scheduling; no
+    // memory reducer: its timer-driven full collections would land in whichever round was running.
+    process.execPath, '--single-threaded', '--no-memory-reducer', CPU], { env: { ...process.env, CPU_BENCH_SERVER: name }, stdio: ['ignore', 'pipe', 'pipe'] })
+  child.stderr.resume()
+  const port = await new Promise((resolve, reject) => {
+    let text = ''
+    child.stdout.setEncoding('utf8')
+    child.stdout.on('data', (chunk) => {
+      text += chunk
+      const line = text.split('\n').find((l) => l.startsWith('{"port"'))
+      if (line) resolve(JSON.parse(line).port)
+    })
+    child.once('exit', (code) => reject(new Error(`${name} exited with ${code}`)))
+  })
+  const control = (...args) => run('callgrind_control', [...args, String(child.pid)])
+  const dumps = () => readdirSync(dir).filter((f) => f.startsWith(`${name.replace(/\W/g, '_')}.out.`))
+  await requests('/hello', WARM_UP)(port)
+  await control('-i', 'on')
+  return {
+    name,
+    port,
+    async count (load) {
+      await control('-z')
+      const before = new Set(dumps())
+      await load(port)
+      await control('-d')
+      const file = dumps().filter((f) => !before.has(f)).sort((a, b) => statSync(join(dir, b)).mtimeMs - statSync(join(dir, a)).mtimeMs)[0]
+      const totals = /^totals:\s+(\d+)/m.exec(readFileSync(join(dir, file), 'utf8'))
+      if (totals === null) throw new Error(`${name}: no totals in ${file}`)
+      return Number(totals[1])
+    },
+    stop: () => child.kill('SIGKILL')
+  }
+}
+
+/** `n` GET requests over `CONNECTIONS` keep-alive connections. */
+export function requests (path, n) {
+  return async (port) => {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: CONNECTIONS })
+    let sent = 0
+    const one = () => new Promise((resolve, reject) => {
+      http.get({ host: '127.0.0.1', port, path, agent }, (res) => {
+        res.resume()
+        res.once('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`${path}: ${res.statusCode}`))))
+      }).once('error', reject)
+    })
+    await Promise.all(Array.from({ length: CONNECTIONS }, async () => { while (sent < n) { sent++; await one() } }))
+    agent.destroy()
+  }
+}
+
+/** `n` WebSocket handshakes, each closed and its close completed before the next. */
+export function handshakes (path, n) {
+  return async (port) => {
+    let opened = 0
+    await Promise.all(Array.from({ length: CONNECTIONS }, async () => {
+      while (opened < n) {
+        opened++
+        await new Promise((resolve, reject) => {
+          const ws = new WebSocket(`ws://127.0.0.1:${port}${path}`)
+          ws.once('open', () => ws.close())
+          ws.once('close', resolve)
+          ws.once('error', reject)
+        })
+      }
+    }))
+  }
+}
+
+const median = (xs) => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2 }
+const pct = (x) => `${(x * 100).toFixed(1)}%`
+const k = (x) => `${(x / 1000).toFixed(1)}k`
+
+/** Ratios baseline/candidate instructions per request, one per round, ABBA order across the rounds. */
+async function paired (label, [baseline, baseLoad], [candidate, candLoad], n, target) {
+  const ratios = []
+  const per = { baseline: [], candidate: [] }
+  for (let round = 0; round < DISCARDED + ROUNDS; round++) {
+    const order = round % 2 === 0 ? ['baseline', 'candidate'] : ['candidate', 'baseline']
+    const got = {}
+    for (const side of order) got[side] = side === 'baseline' ? await baseline.count(baseLoad) / n : await candidate.count(candLoad) / n
+    if (round < DISCARDED) continue
+    per.baseline.push(got.baseline)
+    per.candidate.push(got.candidate)
+    ratios.push(got.baseline / got.candidate)
+  }
+  const m = median(ratios)
+  const sorted = [...ratios].sort((a, b) => a - b)
+  // The middle half of the rounds, as bench/cpu.js reports it.
+  const spread = [sorted[Math.floor((sorted.length - 1) / 4)], sorted[Math.ceil((sorted.length - 1) * 3 / 4)]]
+  const row = { measure: label, median: m, spread, range: [sorted[0], sorted.at(-1)], target, met: m >= target, conclusive: spread[0] >= target || spread[1] < target, baseline: median(per.baseline), candidate: median(per.candidate) }
+  console.log(`  ${label}: ${pct(m)} (middle half ${pct(spread[0])}..${pct(spread[1])}, all ${pct(sorted[0])}..${pct(sorted.at(-1))}; ${k(row.candidate)} vs ${k(row.baseline)} instructions per request) [target ${pct(target)}: ${row.met ? 'met' : 'MISSED'}]`)
+  return row
+}
+
+const ALL = ['plain', 'suite', 'core only', 'shutdown alone', 'gate alone', 'health alone', 'metrics alone']
+
+export async function instructionsBench () {
+  if (!haveValgrind()) { console.log('  valgrind not installed: instruction counts skipped'); return [] }
+  const names = process.env.IR_VARIANTS?.split(',') ?? ALL
+  for (const must of ['plain', 'suite']) if (!names.includes(must)) names.push(must)
+  const dir = mkdtempSync(join(tmpdir(), 'readiness-ir-'))
+  const servers = new Map()
+  try {
+    // One at a time: under valgrind a start-up takes seconds of a core each.
+    for (const name of names) servers.set(name, await start(name, dir))
+    const rows = []
+    const hello = (server) => [server, requests('/hello', REQUESTS)]
+    for (const name of names.filter((n) => n !== 'plain')) {
+      rows.push(await paired(`GET /hello, ${name} vs plain Fastify`, hello(servers.get('plain')), hello(servers.get(name)), REQUESTS, 0.98))
+    }
+    const suite = servers.get('suite')
+    await handshakes('/ws-ungated', UPGRADES)(suite.port)
+    await handshakes('/ws', UPGRADES)(suite.port)
+    rows.push(await paired('WebSocket upgrade, gated (ready) vs ungated', [suite, handshakes('/ws-ungated', UPGRADES)], [suite, handshakes('/ws', UPGRADES)], UPGRADES, 0.95))
+    rows.push(await paired('GET /health/ready vs a static route', [suite, requests('/static', REQUESTS)], [suite, requests('/health/ready', REQUESTS)], REQUESTS, 0.90))
+    return rows
+  } finally {
+    for (const server of servers.values()) server.stop()
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) await instructionsBench()
