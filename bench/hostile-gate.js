@@ -67,8 +67,8 @@ export async function hostileGate () {
   rows.push({
     measure: `memory per accept-then-close socket whose peer never answers the 1013 (${mem.count} peers)`,
     result: `${mem.heap.toFixed(2)} KiB heap, ${mem.rss.toFixed(2)} KiB RSS each; bounded by maxHeld (default 1000) and cut after refusedCloseTimeoutMs (default 1 s) instead of ws's 30 s`,
-    target: 'bounded count and lifetime',
-    met: true
+    target: 'reported (count bounded by maxHeld, lifetime by refusedCloseTimeoutMs)',
+    met: null
   })
   return rows
 }
