@@ -110,6 +110,9 @@ defaults
   # an upgraded WebSocket is a tunnel: idle chat sockets must not be cut at 30 s
   timeout tunnel 1h
   timeout http-keep-alive 1s
+  # a check of its own timeout: by default it is 'inter', and a fresh instance taking in a drained batch can
+  # answer later than that (seen in bench/rolling-update.js) and be taken out
+  timeout check 1s
   # a server that just died is retried on another one instead of failing the client
   option redispatch
   retries 3
@@ -120,7 +123,8 @@ frontend chat
   default_backend chat_servers
 
 backend chat_servers
-  balance roundrobin
+  # docs/haproxy.md: a drained client lands on the least loaded (fresh) instance
+  balance leastconn
   option httpchk GET /health/ready
   http-check expect status 200
   # readiness turns 503 first on shutdown and during cold starts: one failed check takes the server out
