@@ -1,5 +1,5 @@
 import { DATA_PREFIX, GAP_PREFIX } from '../client/frames.js'
-import type { DeliveryOutbox } from './outbox.js'
+import type { DeliveryOutbox, Resume } from './outbox.js'
 import type { DeliverySocket } from './types.js'
 
 const OPEN = 1
@@ -13,14 +13,21 @@ const current = new WeakMap<object, Map<string, Replies>>()
  * One socket's server-to-client half: `send` numbers each message in the outbox of the socket's session
  * incarnation and puts it on the wire, in order; the client's hello replays what it missed (here or, with a
  * shared outbox, from another instance), its batched acks drop what it has. A handler that keeps sending
- * after its socket closed (a stream cut mid-way) reaches the incarnation's newer socket in this process;
- * on another instance it is replayed at the client's next resume.
+ * after its socket closed or was replaced (a stream cut mid-way) reaches the incarnation's newer socket in
+ * this process at once; on another instance (a shared outbox) its replies take numbers this socket did not
+ * send, so before a number above the last one it sent + 1 goes out, the missing ones are read back from the
+ * outbox and sent first (what the outbox no longer holds is announced as a gap): the client never sees an
+ * unannounced jump. That read is the only extra outbox call, and only on such a jump.
  */
 export class Replies {
   #key: string | null = null
   #early: string[] = []
   #chain: Promise<void> = Promise.resolve()
   #pending = 0
+  /** The highest number the client has or this socket put on the wire (or announced as gone). */
+  #sent = 0
+  /** A newer socket of the same incarnation that greeted in this process while this one still looked open. */
+  #replaced: Replies | null = null
   readonly #socket: DeliverySocket
   readonly #outbox: DeliveryOutbox
   readonly #onError: (err: unknown) => void
@@ -36,12 +43,16 @@ export class Replies {
     this.#key = key
     let map = current.get(this.#outbox)
     if (map === undefined) current.set(this.#outbox, map = new Map())
+    // An older socket of the incarnation still open here is half-open (the client has one socket): its sends come here.
+    const older = map.get(key)
+    if (older !== undefined && older !== this) older.#replaced = this
     map.set(key, this)
     this.#then(async () => {
       const { entries, gap } = await this.#outbox.resume(key, after)
+      this.#sent = Math.max(this.#sent, after, gap?.to ?? 0)
       if (this.#socket.readyState !== OPEN) return
       if (gap !== null) this.#socket.send(`${GAP_PREFIX}${gap.from} ${gap.to ?? '?'}`)
-      for (const entry of entries) this.#socket.send(`${DATA_PREFIX}${entry.seq} ${entry.payload}`)
+      for (const entry of entries) this.#wire(entry.seq, entry.payload)
     })
     const early = this.#early
     this.#early = []
@@ -78,25 +89,78 @@ export class Replies {
     // Asked at once (a Redis connection answers in order, so numbers follow calls); put on the wire in order.
     let seq: number | Promise<number>
     try { seq = this.#outbox.append(key, data) } catch (err) { this.#onError(err); return }
-    // The memory outbox answers at once: no promise, no extra tick per message of a streamed reply.
-    if (typeof seq === 'number' && this.#pending === 0) { this.#put(seq, data); return }
-    const numbered = seq
-    this.#then(async () => { this.#put(await numbered, data) })
+    this.#deliver(seq, data)
   }
 
-  #put (seq: number, data: string): void {
-    if (this.#socket.readyState === OPEN) { this.#socket.send(`${DATA_PREFIX}${seq} ${data}`); return }
-    // This socket is gone: the incarnation's newer socket here, if any, takes it (its client drops a repeat).
-    const newer = this.#key === null ? undefined : current.get(this.#outbox)?.get(this.#key)
-    // Behind whatever the newer socket still has to send (its replay first): the client sees them in order.
-    if (newer !== undefined && newer !== this) {
-      if (newer.#pending === 0) newer.#put(seq, data)
-      else newer.#then(async () => { newer.#put(seq, data) })
+  /** Puts `seq` on the wire behind whatever this socket still has to send (its replay, a jump's read-back). */
+  #deliver (seq: number | Promise<number>, data: string): void {
+    // The memory outbox answers at once: no promise, no extra tick per message of a streamed reply.
+    if (typeof seq === 'number' && this.#pending === 0) {
+      const filling = this.#put(seq, data)
+      if (filling !== undefined) this.#then(() => filling)
+      return
     }
+    const numbered = seq
+    this.#then(async () => { await this.#put(await numbered, data) })
+  }
+
+  /** Sends `seq`; a promise only when a jump must first be filled from the outbox (then later sends wait). */
+  #put (seq: number, data: string): Promise<void> | undefined {
+    // A newer socket of the incarnation greeted here (this one closed, or half-open and not yet noticed): it takes it.
+    if (this.#replaced !== null) { this.#replaced.#deliver(seq, data); return }
+    if (this.#socket.readyState !== OPEN) {
+      const newer = current.get(this.#outbox)?.get(this.#key as string)
+      // Without one, kept in the outbox: the client's next socket replays it at its hello.
+      if (newer !== undefined && newer !== this) newer.#deliver(seq, data)
+      return
+    }
+    if (seq <= this.#sent + 1) { this.#wire(seq, data); return }
+    // A jump: numbers taken by a send this socket did not make (another instance's handler, a late stream).
+    let kept: Resume | Promise<Resume>
+    try { kept = this.#outbox.resume(this.#key as string, this.#sent) } catch (err) { this.#unreadable(err, seq, data); return }
+    if (!isPromise(kept)) { this.#fill(kept, seq, data); return }
+    return kept.then((got) => { this.#fill(got, seq, data) }, (err: unknown) => { this.#unreadable(err, seq, data) })
+  }
+
+  /** The jump cannot be read back: the client resumes on a new socket (its hello replays it all), no gap declared. */
+  #unreadable (err: unknown, seq: number, data: string): void {
+    this.#onError(err)
+    if (typeof this.#socket.close === 'function') { this.#socket.close(1013, 'delivery store unavailable; retry in 1s'); return }
+    this.#fill({ entries: [], gap: null }, seq, data)
+  }
+
+  /** The missing numbers below `seq` from the outbox, in order, each hole announced as a gap; then `seq`. */
+  #fill (kept: Resume, seq: number, data: string): void {
+    if (this.#socket.readyState !== OPEN) return
+    for (const entry of kept.entries) {
+      if (entry.seq <= this.#sent) continue
+      if (entry.seq >= seq) break
+      if (entry.seq > this.#sent + 1) this.#gap(entry.seq - 1)
+      this.#wire(entry.seq, entry.payload)
+    }
+    // Gone from the outbox (its bounds) or unreadable: said, never a silent jump.
+    if (seq > this.#sent + 1) this.#gap(seq - 1)
+    this.#wire(seq, data)
+  }
+
+  #gap (to: number): void {
+    this.#socket.send(`${GAP_PREFIX}${this.#sent + 1} ${to}`)
+    this.#sent = to
+  }
+
+  /** On the wire once: a number at or below what the client has or was sent here is a repeat (a replay raced it). */
+  #wire (seq: number, data: string): void {
+    if (seq <= this.#sent) return
+    this.#sent = seq
+    this.#socket.send(`${DATA_PREFIX}${seq} ${data}`)
   }
 
   #then (step: () => Promise<void>): void {
     this.#pending++
     this.#chain = this.#chain.then(step).catch(this.#onError).finally(() => { this.#pending-- })
   }
+}
+
+function isPromise<T> (value: T | Promise<T>): value is Promise<T> {
+  return typeof (value as Promise<T> | null)?.then === 'function'
 }
