@@ -110,6 +110,8 @@ export function withDelivery (socket: DeliverySocket, handler: DeliveryHandler, 
     if (text.length > PING_PREFIX.length + 16) return false
     if (text.startsWith(PING_PREFIX)) {
       if (socket.readyState === OPEN) socket.send(PONG_PREFIX + text.slice(PING_PREFIX.length))
+      // Another instance's late replies in a shared outbox, while this socket sends nothing: sent now.
+      replies.pinged()
       return true
     }
     const seq = parseSeqFrame(RECEIVED_PREFIX, text)

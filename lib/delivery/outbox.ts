@@ -18,6 +18,13 @@ export interface DeliveryOutbox {
   resume: (key: string, after: number) => Resume | Promise<Resume>
   /** The client has everything up to `seq`: drop it. */
   ack: (key: string, seq: number) => void | Promise<unknown>
+  /**
+   * Optional: the highest number taken for `key` (0 when unknown), read without side effects. Asked once per
+   * client live-peer ping, so a socket that sends nothing still delivers replies another instance put in a
+   * shared outbox (a handler still streaming there). Without it they wait for this socket's next send or the
+   * client's next resume.
+   */
+  last?: (key: string) => number | Promise<number>
 }
 
 export interface Resume { entries: Array<{ seq: number, payload: string }>, gap: { from: number, to: number | null } | null }
@@ -87,6 +94,10 @@ export function memoryOutbox (options: OutboxBounds = {}): DeliveryOutbox {
       let n = 0
       while (n < entry.entries.length && entry.entries[n].seq <= seq) n++
       if (n > 0) entry.entries.splice(0, n)
+    },
+    last (key) {
+      const entry = keys.get(key)
+      return entry === undefined || entry.expires <= Date.now() ? 0 : entry.last
     }
   }
 }
@@ -126,6 +137,9 @@ for _, e in ipairs(entries) do
 end
 return 1`
 
+// The counter: the last number taken (nil when unknown), for a client that offers only eval.
+const LAST = 'return redis.call(\'GET\', KEYS[1])'
+
 /**
  * The fleet's outbox, in Redis Streams: `prefix + key + '!out'` (the stream) and `prefix + key + '!out#'`
  * (the counter), both expiring `maxAgeMs` after the last message. Whichever instance the client resumes on
@@ -148,6 +162,11 @@ export function redisOutbox (redis: RedisLike, options: RedisOutboxOptions = {})
     },
     ack (key, seq) {
       return redis.eval(ACK, 1, `${prefix}${key}!out`, seq)
+    },
+    async last (key) {
+      const counter = `${prefix}${key}!out#`
+      // GET when the client has it (no script to send and hash per ping); eval is all the outbox requires.
+      return Number((typeof redis.get === 'function' ? await redis.get(counter) : await redis.eval(LAST, 1, counter)) ?? 0)
     }
   }
 }

@@ -17,7 +17,9 @@ const current = new WeakMap<object, Map<string, Replies>>()
  * this process at once; on another instance (a shared outbox) its replies take numbers this socket did not
  * send, so before a number above the last one it sent + 1 goes out, the missing ones are read back from the
  * outbox and sent first (what the outbox no longer holds is announced as a gap): the client never sees an
- * unannounced jump. That read is the only extra outbox call, and only on such a jump.
+ * unannounced jump. That read is the only extra outbox call, and only on such a jump. A socket that sends
+ * nothing (the client waits for a reply another instance is still streaming) catches up at the client's
+ * live-peer pings instead: see `pinged`.
  */
 export class Replies {
   #key: string | null = null
@@ -28,6 +30,8 @@ export class Replies {
   #sent = 0
   /** A newer socket of the same incarnation that greeted in this process while this one still looked open. */
   #replaced: Replies | null = null
+  /** A ping's outbox check is queued or in flight: the next ping skips it. */
+  #checking = false
   readonly #socket: DeliverySocket
   readonly #outbox: DeliveryOutbox
   readonly #onError: (err: unknown) => void
@@ -82,6 +86,45 @@ export class Replies {
     } catch (err) { this.#onError(err) }
   }
 
+  /**
+   * The client's live-peer ping (every `heartbeatMs` of the client): the outbox's last number (one call, the
+   * outbox's optional `last`), and when it is above what this socket sent, the missing ones read back and sent
+   * in order, as for a jump. So replies another instance keeps putting in a shared outbox reach a client whose
+   * socket here sends nothing within one heartbeat. Per ping, never per message; one check at a time.
+   */
+  pinged (): void {
+    const last = this.#outbox.last
+    if (typeof last !== 'function' || this.#key === null || this.#checking || this.#replaced !== null || this.#socket.readyState !== OPEN) return
+    const key = this.#key
+    let top: number | Promise<number>
+    try { top = last.call(this.#outbox, key) } catch (err) { this.#onError(err); return }
+    // The memory outbox, nothing in flight: compared at once, nothing queued (the common case: nothing missing).
+    if (typeof top === 'number' && this.#pending === 0) {
+      const reading = top > this.#sent ? this.#catchUp(key, top) : undefined
+      // Its read-back is async (a custom outbox): later sends wait for it, as behind a jump's.
+      if (reading !== undefined) this.#then(() => reading)
+      return
+    }
+    const asked = top
+    this.#checking = true
+    // Behind what this socket still has to send: its own numbers below `top` are on the wire by then.
+    this.#then(async () => {
+      try {
+        const got = await asked
+        if (got > this.#sent) await this.#catchUp(key, got)
+      } finally { this.#checking = false }
+    })
+  }
+
+  /** Numbers up to `top` this socket did not send: read back from the outbox and put on the wire (holes as gaps). */
+  #catchUp (key: string, top: number): Promise<void> | undefined {
+    let kept: Resume | Promise<Resume>
+    // Unreadable now: reported; the next ping asks again (nothing waits on it, unlike a jump).
+    try { kept = this.#outbox.resume(key, this.#sent) } catch (err) { this.#onError(err); return }
+    if (!isPromise(kept)) { this.#fillTo(kept, top); return }
+    return kept.then((got) => { this.#fillTo(got, top) }, this.#onError)
+  }
+
   /** Resolves once everything sent so far is in the outbox and on the wire (or failed, reported). */
   idle (): Promise<void> { return this.#chain }
 
@@ -132,15 +175,21 @@ export class Replies {
   /** The missing numbers below `seq` from the outbox, in order, each hole announced as a gap; then `seq`. */
   #fill (kept: Resume, seq: number, data: string): void {
     if (this.#socket.readyState !== OPEN) return
+    this.#fillTo(kept, seq - 1)
+    this.#wire(seq, data)
+  }
+
+  /** The numbers above what this socket sent up to `to`, from `kept`, in order; what it lacks announced as gaps. */
+  #fillTo (kept: Resume, to: number): void {
+    if (this.#socket.readyState !== OPEN) return
     for (const entry of kept.entries) {
       if (entry.seq <= this.#sent) continue
-      if (entry.seq >= seq) break
+      if (entry.seq > to) break
       if (entry.seq > this.#sent + 1) this.#gap(entry.seq - 1)
       this.#wire(entry.seq, entry.payload)
     }
     // Gone from the outbox (its bounds) or unreadable: said, never a silent jump.
-    if (seq > this.#sent + 1) this.#gap(seq - 1)
-    this.#wire(seq, data)
+    if (to > this.#sent) this.#gap(to)
   }
 
   #gap (to: number): void {
