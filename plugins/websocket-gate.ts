@@ -22,7 +22,8 @@ const websocketGate: FastifyPluginAsync<WebSocketGateOptions> = async (fastify, 
   const gate = new GateController(readiness, settings, fastify.log, fastify.server)
   readiness.use({ websocket: gate.view(), closer: async function drainWebSockets () { await gate.drain() } })
 
-  fastify.addHook('onRoute', gateRoutes(gate, settings))
+  // Whether @fastify/websocket's onRoute hook runs before the gate's (lib/gate/route-hooks.ts).
+  fastify.addHook('onRoute', gateRoutes(gate, settings, { websocketFirst: serverOf(fastify) !== undefined }))
 
   fastify.addHook('onReady', function checkRouteRequirements (hookDone) {
     try {

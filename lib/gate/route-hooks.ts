@@ -15,7 +15,7 @@ export function serverOf (instance: FastifyInstance): WebSocketServer | undefine
  * hook first among the route's own. The hooks translate Fastify's request and reply for the
  * controller, which decides.
  */
-export function gateRoutes (gate: GateController, defaults: Pick<GateSettings, 'mode' | 'holdTimeoutMs'>): (this: FastifyInstance, route: RouteOptions) => void {
+export function gateRoutes (gate: GateController, defaults: Pick<GateSettings, 'mode' | 'holdTimeoutMs'>, layout: { websocketFirst: boolean }): (this: FastifyInstance, route: RouteOptions) => void {
   function markExempt (this: FastifyInstance, request: FastifyRequest, _reply: FastifyReply, next: () => void): void {
     gate.exempt(request.raw)
     next()
@@ -24,6 +24,26 @@ export function gateRoutes (gate: GateController, defaults: Pick<GateSettings, '
   function markPlainRoute (this: FastifyInstance, request: FastifyRequest, _reply: FastifyReply, next: () => void): void {
     if (request.ws) gate.exempt(request.raw)
     next()
+  }
+
+  /**
+   * An upgrade on a plain GET route is told apart from one on a WebSocket route the gate never saw. With
+   * @fastify/websocket registered before the gate, its onRoute hook has already wrapped the route's handler
+   * (the wrapper completes such an upgrade and closes it), so wrapping that handler costs a plain request one
+   * call, where a route hook would put every request through Fastify's hook runner (issue 24: no per-request
+   * work on routes that are none of the suite's business). Registered after the gate, @fastify/websocket
+   * wraps this wrapper and an upgrade never reaches it: the route hook then.
+   */
+  function markPlainUpgrades (route: RouteOptions): void {
+    if (!layout.websocketFirst) {
+      prependOnRequest(route, markPlainRoute)
+      return
+    }
+    const handler = route.handler
+    route.handler = function plainRoute (this: FastifyInstance, request: FastifyRequest, reply: FastifyReply) {
+      if (request.ws) gate.exempt(request.raw)
+      return handler.call(this, request, reply)
+    }
   }
 
   function upgradeGate (route: RouteGate<WebSocket>): onRequestHookHandler {
@@ -77,12 +97,12 @@ export function gateRoutes (gate: GateController, defaults: Pick<GateSettings, '
     const plainUpgradable = !isWebSocket && methods.includes('GET') && serverOf(this) !== undefined
     if (own === false) {
       if (isWebSocket) prependOnRequest(route, markExempt)
-      else if (plainUpgradable) prependOnRequest(route, markPlainRoute)
+      else if (plainUpgradable) markPlainUpgrades(route)
       return
     }
     const settings = parseRouteOptions(path, own, defaults)
     if (!isWebSocket && !settings.gate) {
-      if (plainUpgradable) prependOnRequest(route, markPlainRoute)
+      if (plainUpgradable) markPlainUpgrades(route)
       return
     }
     const routeGate = gate.addRoute(route.url, settings, path)
