@@ -25,7 +25,11 @@ const UPGRADES = Number(process.env.IR_UPGRADES ?? 200)
 // rounds that are thrown away (valgrind translating code afresh once instrumentation is on, the last tier-ups).
 const WARM_UP = Number(process.env.IR_WARM_UP ?? 20000)
 const DISCARDED = 2
-const CONNECTIONS = 10
+// Ten keep-alive connections, every contender measured once per round: how many requests the server takes in
+// per turn of its loop depends on how fast the load generator runs, so contenders compared within a round
+// see the same conditions (seen: two identical servers within 0.5 % of each other in every round, while the
+// same server moved by up to 5 % between rounds; one connection at a time made the suite's count swing more).
+const CONNECTIONS = Number(process.env.IR_CONNECTIONS ?? 10)
 const run = promisify(execFile)
 
 export const haveValgrind = () => spawnSync('valgrind', ['--version']).status === 0
@@ -50,11 +54,11 @@ export async function start (name, dir) {
   })
   const control = (...args) => run('callgrind_control', [...args, String(child.pid)])
   const dumps = () => readdirSync(dir).filter((f) => f.startsWith(`${name.replace(/\W/g, '_')}.out.`))
-  await requests('/hello', WARM_UP)(port)
-  await control('-i', 'on')
   return {
     name,
     port,
+    /** Counting starts: every round after this one is counted (the warm-up ran uninstrumented, fast). */
+    instrument: () => control('-i', 'on'),
     async count (load) {
       await control('-z')
       const before = new Set(dumps())
@@ -107,26 +111,32 @@ const median = (xs) => { const s = [...xs].sort((a, b) => a - b); const m = s.le
 const pct = (x) => `${(x * 100).toFixed(1)}%`
 const k = (x) => `${(x / 1000).toFixed(1)}k`
 
-/** Ratios baseline/candidate instructions per request, one per round, ABBA order across the rounds. */
-async function paired (label, [baseline, baseLoad], [candidate, candLoad], n, target) {
-  const ratios = []
-  const per = { baseline: [], candidate: [] }
+/**
+ * Every contender once per round, the order rotating and reversing from round to round, so each is compared
+ * with the baseline measured in the same round; the first rounds are thrown away. Returns each contender's
+ * instructions per request (or per handshake), one per counted round.
+ */
+async function rounds (contenders) {
+  const counts = contenders.map(() => [])
   for (let round = 0; round < DISCARDED + ROUNDS; round++) {
-    const order = round % 2 === 0 ? ['baseline', 'candidate'] : ['candidate', 'baseline']
-    const got = {}
-    for (const side of order) got[side] = side === 'baseline' ? await baseline.count(baseLoad) / n : await candidate.count(candLoad) / n
-    if (round < DISCARDED) continue
-    per.baseline.push(got.baseline)
-    per.candidate.push(got.candidate)
-    ratios.push(got.baseline / got.candidate)
+    const order = contenders.map((_, i) => (i + round) % contenders.length)
+    if (round % 2 === 1) order.reverse()
+    const got = []
+    for (const i of order) got[i] = await contenders[i].server.count(contenders[i].load) / contenders[i].n
+    if (round >= DISCARDED) got.forEach((c, i) => counts[i].push(c))
   }
+  return counts
+}
+
+/** The row of one contender against the baseline: the median of the per-round ratios, and their spread. */
+function row (label, baseline, candidate, target) {
+  const ratios = baseline.map((b, i) => b / candidate[i]).sort((a, b) => a - b)
   const m = median(ratios)
-  const sorted = [...ratios].sort((a, b) => a - b)
-  // The middle half of the rounds, as bench/cpu.js reports it.
-  const spread = [sorted[Math.floor((sorted.length - 1) / 4)], sorted[Math.ceil((sorted.length - 1) * 3 / 4)]]
-  const row = { measure: label, median: m, spread, range: [sorted[0], sorted.at(-1)], target, met: m >= target, conclusive: spread[0] >= target || spread[1] < target, baseline: median(per.baseline), candidate: median(per.candidate) }
-  console.log(`  ${label}: ${pct(m)} (middle half ${pct(spread[0])}..${pct(spread[1])}, all ${pct(sorted[0])}..${pct(sorted.at(-1))}; ${k(row.candidate)} vs ${k(row.baseline)} instructions per request) [target ${pct(target)}: ${row.met ? 'met' : 'MISSED'}]`)
-  return row
+  // The middle half of the rounds, as bench/cpu.js reports it, and every round.
+  const spread = [ratios[Math.floor((ratios.length - 1) / 4)], ratios[Math.ceil((ratios.length - 1) * 3 / 4)]]
+  const out = { measure: label, median: m, spread, range: [ratios[0], ratios.at(-1)], target, met: m >= target, conclusive: spread[0] >= target || spread[1] < target, baseline: median(baseline), candidate: median(candidate) }
+  console.log(`  ${label}: ${pct(m)} (middle half ${pct(spread[0])}..${pct(spread[1])}, all ${pct(ratios[0])}..${pct(ratios.at(-1))}; ${k(out.candidate)} vs ${k(out.baseline)} instructions each) [target ${pct(target)}: ${out.met ? 'met' : 'MISSED'}]`)
+  return out
 }
 
 const ALL = ['plain', 'suite', 'core only', 'shutdown alone', 'gate alone', 'health alone', 'metrics alone']
@@ -140,16 +150,22 @@ export async function instructionsBench () {
   try {
     // One at a time: under valgrind a start-up takes seconds of a core each.
     for (const name of names) servers.set(name, await start(name, dir))
-    const rows = []
-    const hello = (server) => [server, requests('/hello', REQUESTS)]
-    for (const name of names.filter((n) => n !== 'plain')) {
-      rows.push(await paired(`GET /hello, ${name} vs plain Fastify`, hello(servers.get('plain')), hello(servers.get(name)), REQUESTS, 0.98))
-    }
     const suite = servers.get('suite')
-    await handshakes('/ws-ungated', UPGRADES)(suite.port)
-    await handshakes('/ws', UPGRADES)(suite.port)
-    rows.push(await paired('WebSocket upgrade, gated (ready) vs ungated', [suite, handshakes('/ws-ungated', UPGRADES)], [suite, handshakes('/ws', UPGRADES)], UPGRADES, 0.95))
-    rows.push(await paired('GET /health/ready vs a static route', [suite, requests('/static', REQUESTS)], [suite, requests('/health/ready', REQUESTS)], REQUESTS, 0.90))
+    await Promise.all([...servers.values()].map((server) => requests('/hello', WARM_UP)(server.port)))
+    await requests('/static', WARM_UP)(suite.port)
+    await requests('/health/ready', WARM_UP)(suite.port)
+    await handshakes('/ws-ungated', UPGRADES * 5)(suite.port)
+    await handshakes('/ws', UPGRADES * 5)(suite.port)
+    for (const server of servers.values()) await server.instrument()
+
+    const rows = []
+    const variants = names.filter((n) => n !== 'plain')
+    const hello = await rounds(['plain', ...variants].map((name) => ({ server: servers.get(name), load: requests('/hello', REQUESTS), n: REQUESTS })))
+    variants.forEach((name, i) => rows.push(row(`GET /hello, ${name} vs plain Fastify`, hello[0], hello[i + 1], 0.98)))
+    const [ungated, gated] = await rounds([handshakes('/ws-ungated', UPGRADES), handshakes('/ws', UPGRADES)].map((load) => ({ server: suite, load, n: UPGRADES })))
+    rows.push(row('WebSocket upgrade, gated (ready) vs ungated', ungated, gated, 0.95))
+    const [stat, health] = await rounds([requests('/static', REQUESTS), requests('/health/ready', REQUESTS)].map((load) => ({ server: suite, load, n: REQUESTS })))
+    rows.push(row('GET /health/ready vs a static route', stat, health, 0.90))
     return rows
   } finally {
     for (const server of servers.values()) server.stop()

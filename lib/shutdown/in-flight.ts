@@ -8,7 +8,7 @@ const REQUEST_START = 'http.server.request.start'
 interface RequestStart { request: IncomingMessage, response: ServerResponse, socket: Socket, server: Server }
 
 /**
- * The HTTP requests the close step waits for, kept at the cost of two Map operations per request: the
+ * The HTTP requests the close step waits for, kept at the cost of one Map write per request: the
  * last response each connection of this app was given. That is all a drain needs: responses on one
  * connection finish in order, so the last one in flight is the connection's in-flight work, and a
  * connection that closes takes its requests with it (Node never closes the response of a pipelined
@@ -68,9 +68,11 @@ export class InFlightRequests {
 
   readonly #onRequest = (message: unknown): void => {
     const { response, socket, server } = message as RequestStart
-    if (!this.#isMine(server) || socket === undefined || socket === null) return
-    if (!this.#latest.has(socket)) socket.once('close', () => this.#latest.delete(socket))
+    if ((server !== this.#appServer && !this.#isMine(server)) || socket === undefined || socket === null) return
+    // One lookup per request: the map grows only with a connection's first request.
+    const known = this.#latest.size
     this.#latest.set(socket, response)
+    if (this.#latest.size !== known) socket.once('close', () => this.#latest.delete(socket))
     this.#onDrainRequest?.(response)
   }
 
