@@ -118,11 +118,16 @@ export class Replies {
 
   /** Numbers up to `top` this socket did not send: read back from the outbox and put on the wire (holes as gaps). */
   #catchUp (key: string, top: number): Promise<void> | undefined {
-    let kept: Resume | Promise<Resume>
     // Unreadable now: reported; the next ping asks again (nothing waits on it, unlike a jump).
-    try { kept = this.#outbox.resume(key, this.#sent) } catch (err) { this.#onError(err); return }
-    if (!isPromise(kept)) { this.#fillTo(kept, top); return }
-    return kept.then((got) => { this.#fillTo(got, top) }, this.#onError)
+    return this.#readBack(key, (kept) => { this.#fillTo(kept, top) }, this.#onError)
+  }
+
+  /** What the outbox holds above what this socket sent, to `use` at once (a promise only if the outbox answers later). */
+  #readBack (key: string, use: (kept: Resume) => void, unreadable: (err: unknown) => void): Promise<void> | undefined {
+    let kept: Resume | Promise<Resume>
+    try { kept = this.#outbox.resume(key, this.#sent) } catch (err) { unreadable(err); return }
+    if (!isPromise(kept)) { use(kept); return }
+    return kept.then(use, unreadable)
   }
 
   /** Resolves once everything sent so far is in the outbox and on the wire (or failed, reported). */
@@ -159,10 +164,7 @@ export class Replies {
     }
     if (seq <= this.#sent + 1) { this.#wire(seq, data); return }
     // A jump: numbers taken by a send this socket did not make (another instance's handler, a late stream).
-    let kept: Resume | Promise<Resume>
-    try { kept = this.#outbox.resume(this.#key as string, this.#sent) } catch (err) { this.#unreadable(err, seq, data); return }
-    if (!isPromise(kept)) { this.#fill(kept, seq, data); return }
-    return kept.then((got) => { this.#fill(got, seq, data) }, (err: unknown) => { this.#unreadable(err, seq, data) })
+    return this.#readBack(this.#key as string, (kept) => { this.#fill(kept, seq, data) }, (err) => { this.#unreadable(err, seq, data) })
   }
 
   /** The jump cannot be read back: the client resumes on a new socket (its hello replays it all), no gap declared. */

@@ -1,11 +1,10 @@
 import t, { type Test } from 'tap'
-import { Redis } from 'ioredis'
+import type { Redis } from 'ioredis'
 import WebSocket from 'ws'
-import { withDelivery } from '../../index.js'
-import { redisOutbox, redisDedupe, type DeliveryOutbox, type DeliverySession, type DedupeStore } from '../../lib/delivery/index.js'
+import { redisOutbox, redisDedupe, type DeliverySession } from '../../lib/delivery/index.js'
 import { ReadinessClient, type WebSocketConstructor } from '../../lib/client/index.js'
-import { buildApp } from '../helpers/app.js'
-import { listen, tcpProxy, until } from '../helpers/net.js'
+import { lateSendInstance, redisFor } from '../helpers/late-send.js'
+import { tcpProxy, until } from '../helpers/net.js'
 
 /**
  * Issue 26 (delivery), a late send on another instance that never sends again: a handler on instance A kept
@@ -19,36 +18,6 @@ import { listen, tcpProxy, until } from '../helpers/net.js'
 const WS = WebSocket as unknown as WebSocketConstructor
 const HEARTBEAT_MS = 100
 
-/** `stream` answers `<name>:r1`, then waits for `late` and sends r2..r<n>. Nothing else sends. */
-async function instance (t: Test, name: string, store: DedupeStore, outbox: DeliveryOutbox, late: Promise<void>, n: number): Promise<{ port: number, sessions: DeliverySession[] }> {
-  const app = await buildApp(t, {})
-  const sessions: DeliverySession[] = []
-  app.get('/chat', { websocket: true }, (socket) => {
-    const session = withDelivery(socket, async (text) => {
-      if (text !== 'stream') return
-      session.send(`${name}:r1`)
-      await late
-      for (let k = 2; k <= n; k++) session.send(`${name}:r${k}`)
-    }, { store, outbox })
-    sessions.push(session)
-  })
-  const { port } = await listen(app)
-  await until(() => app.readiness.isReady())
-  return { port, sessions }
-}
-
-/** A connection to the shared Redis; at teardown this run's keys (a private prefix) are deleted, nothing else. */
-async function redisFor (t: Test, prefix: string): Promise<Redis> {
-  const redis = new Redis({ host: '127.0.0.1', port: 6379, lazyConnect: true })
-  await redis.connect()
-  t.teardown(async () => {
-    const keys = await redis.keys(`${prefix}*`)
-    if (keys.length > 0) await redis.del(...keys)
-    await redis.quit()
-  })
-  return redis
-}
-
 /**
  * The client streams from A, the network breaks, it resumes on B (B's re-sent `stream` waits for A's running
  * handler, then is a duplicate: B's handler never runs, so B never sends), then A's handler sends its late
@@ -59,10 +28,10 @@ async function idleLateSend (t: Test, n: number, expected: number, maxMessages?:
   const [redisA, redisB] = [await redisFor(t, prefix), await redisFor(t, prefix)]
   let goLate = (): void => {}
   const late = new Promise<void>((resolve) => { goLate = resolve })
-  const a = await instance(t, 'A', redisDedupe(redisA, { prefix }), redisOutbox(redisA, { prefix, maxMessages }), late, n)
+  const a = await lateSendInstance(t, 'A', redisDedupe(redisA, { prefix }), redisOutbox(redisA, { prefix, maxMessages }), late, n)
   // evalOnly: B's outbox is given a client with nothing but eval (all redisOutbox requires), so `last` runs a script.
   const outboxB = redisOutbox(evalOnly ? { eval: redisB.eval.bind(redisB) } as unknown as Redis : redisB, { prefix, maxMessages })
-  const b = await instance(t, 'B', redisDedupe(redisB, { prefix }), outboxB, late, n)
+  const b = await lateSendInstance(t, 'B', redisDedupe(redisB, { prefix }), outboxB, late, n)
   let target = a.port
   const proxy = await tcpProxy(t, () => target)
   const client = new ReadinessClient(`ws://127.0.0.1:${proxy.port}/chat`, {

@@ -1,11 +1,9 @@
 import t, { type Test } from 'tap'
-import { Redis } from 'ioredis'
 import WebSocket from 'ws'
-import { withDelivery } from '../../index.js'
-import { redisOutbox, redisDedupe, type DeliveryOutbox, type DeliverySession, type DedupeStore } from '../../lib/delivery/index.js'
+import { redisOutbox, redisDedupe } from '../../lib/delivery/index.js'
 import { ReadinessClient, type WebSocketConstructor } from '../../lib/client/index.js'
-import { buildApp } from '../helpers/app.js'
-import { listen, tcpProxy, until } from '../helpers/net.js'
+import { lateSendInstance, redisFor } from '../helpers/late-send.js'
+import { tcpProxy, until } from '../helpers/net.js'
 
 /**
  * Issue 26 (delivery), "never a silent gap", and no gap for replies the outbox still holds: a handler on
@@ -19,41 +17,6 @@ import { listen, tcpProxy, until } from '../helpers/net.js'
 const WS = WebSocket as unknown as WebSocketConstructor
 
 /**
- * `stream` answers `<name>:r1`, then (still running: the message is neither recorded nor acked) waits for
- * `late`, the test's signal, and sends r2..r<n>; `next` answers once. Its sessions, for their counters.
- */
-async function instance (t: Test, name: string, store: DedupeStore, outbox: DeliveryOutbox, late: Promise<void>, n: number): Promise<{ port: number, sessions: DeliverySession[] }> {
-  const app = await buildApp(t, {})
-  const sessions: DeliverySession[] = []
-  app.get('/chat', { websocket: true }, (socket) => {
-    const session = withDelivery(socket, async (text) => {
-      if (text === 'stream') {
-        session.send(`${name}:r1`)
-        await late
-        for (let k = 2; k <= n; k++) session.send(`${name}:r${k}`)
-      }
-      if (text === 'next') session.send(`${name}:next`)
-    }, { store, outbox })
-    sessions.push(session)
-  })
-  const { port } = await listen(app)
-  await until(() => app.readiness.isReady())
-  return { port, sessions }
-}
-
-/** A connection to the shared Redis; at teardown this run's keys (a private prefix) are deleted, nothing else. */
-async function redisFor (t: Test, prefix: string): Promise<Redis> {
-  const redis = new Redis({ host: '127.0.0.1', port: 6379, lazyConnect: true })
-  await redis.connect()
-  t.teardown(async () => {
-    const keys = await redis.keys(`${prefix}*`)
-    if (keys.length > 0) await redis.del(...keys)
-    await redis.quit()
-  })
-  return redis
-}
-
-/**
  * The scenario: the client streams from A, the network breaks, it resumes on B (its hello replayed nothing
  * yet: the re-sent `stream` waits there for A's running handler), then A's handler sends its late replies
  * into the shared outbox, then the client asks B for `next`.
@@ -64,8 +27,8 @@ async function lateSend (t: Test, n: number, maxMessages?: number): Promise<{ go
   const [redisA, redisB] = [await redisFor(t, prefix), await redisFor(t, prefix)]
   let goLate = (): void => {}
   const late = new Promise<void>((resolve) => { goLate = resolve })
-  const a = await instance(t, 'A', redisDedupe(redisA, { prefix }), redisOutbox(redisA, { prefix, maxMessages }), late, n)
-  const b = await instance(t, 'B', redisDedupe(redisB, { prefix }), redisOutbox(redisB, { prefix, maxMessages }), late, n)
+  const a = await lateSendInstance(t, 'A', redisDedupe(redisA, { prefix }), redisOutbox(redisA, { prefix, maxMessages }), late, n)
+  const b = await lateSendInstance(t, 'B', redisDedupe(redisB, { prefix }), redisOutbox(redisB, { prefix, maxMessages }), late, n)
   const redis = redisA
   let target = a.port
   const proxy = await tcpProxy(t, () => target)
