@@ -77,9 +77,10 @@ t.test('background polling is fast until the first pass, then at the interval', 
   const p = probe(async () => { calls++; if (!up) throw new Error('down') }, { startIntervalMs: 10, intervalMs: 300 })
   p.start()
   t.teardown(() => p.stop())
-  await sleep(120)
-  // The delay grows from startInterval with the time down (10 ms + 8 % of it: under 20 ms here), far more often than the 300 ms interval.
-  t.ok(calls >= 3, `polled fast while failing (${calls} calls in 120 ms)`)
+  await sleep(300)
+  // The schedule checks at 0, ~107 and ~215 ms (its bound starts at 10 / 5 % = 200 ms down), then every
+  // 10 ms + 5 % of the time down (about 16 ms here): far more often than the 300 ms interval.
+  t.ok(calls >= 3, `polled fast while failing (${calls} calls in 300 ms)`)
   up = true
   const cameUp = Date.now()
   while (!p.passing) await sleep(2)
@@ -90,7 +91,7 @@ t.test('background polling is fast until the first pass, then at the interval', 
   t.ok(calls - after <= 1, `polled at the interval once passing (${calls - after} calls in 200 ms)`)
 })
 
-// The delay grows with the time down (10 ms + 8 % of it): a dependency that comes up early in an outage is
+// The delay grows with the time down (10 ms + 5 % of it): a dependency that comes up early in an outage is
 // seen within tens of milliseconds. (Flipping it after a fixed sleep made this flaky:
 // by then a step could be 270 ms.)
 t.test('a dependency that comes up early in the ramp is seen within its next step', async (t) => {
@@ -99,8 +100,9 @@ t.test('a dependency that comes up early in the ramp is seen within its next ste
   const p = probe(async () => { calls++; if (!up) throw new Error('down') }, { startIntervalMs: 10, intervalMs: 300 })
   p.start()
   t.teardown(() => p.stop())
-  while (calls < 2) await sleep(1)
-  up = true // the next step is at most 10 + 8 % of the time down away (under 20 ms here)
+  // Past the first checks (0, ~107, ~215 ms) the steps are 10 ms + 5 % of the time down.
+  while (calls < 4) await sleep(1)
+  up = true // the next step is at most 10 + 5 % of the time down away (under 20 ms here)
   const cameUp = Date.now()
   while (!p.passing) await sleep(2)
   t.ok(Date.now() - cameUp < 90 + 60, `seen ${Date.now() - cameUp} ms after it came up`)

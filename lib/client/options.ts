@@ -12,7 +12,7 @@ const DEFAULT_FINAL = [1000, 1008]
 /**
  * A held upgrade is the fastest way in (the gate lets it through the instant the route is ready), so the
  * client must not give up on one before the gate does: the gate's derived hold ends at its
- * maxHoldTimeoutMs, 60 s by default (31.8 s for a probes-only start), then answers 503. 65 s outlasts that
+ * maxHoldTimeoutMs, 60 s by default (42.1 s for a probes-only start), then answers 503. 65 s outlasts that
  * with room for a loaded machine or a proxy; a silent server costs one attempt a minute and 65 s.
  */
 export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 65_000

@@ -54,8 +54,8 @@ export const DEFAULT_MAX_HOLD_MS = 60_000
 
 /**
  * How long a failing probe can still turn ready on its own schedule, in ms: the down time after which
- * its delay reaches the cap (lib/probes/schedule.ts; 28.8 s with defaults) plus one interval and one
- * timeout (3 s): 31.8 s with defaults. Past that the dependency is in an outage, not starting.
+ * its delay reaches the cap (lib/probes/schedule.ts rampEndMs; 39.1 s with defaults) plus one interval and one
+ * timeout (3 s): 42.1 s with defaults. Past that the dependency is in an outage, not starting.
  */
 export function probeScheduleHoldMs (probe: { interval: number, timeout: number, startInterval?: number }): number {
   const startInterval = probe.startInterval ?? PROBE_DEFAULTS.startInterval
@@ -67,7 +67,7 @@ export function probeScheduleHoldMs (probe: { interval: number, timeout: number,
  * become ready. During startup, what is left of the budget, or longer where a failing critical probe's
  * schedule reaches further (phases can finish early and leave the probe to pass later); with no startup
  * running (probes only, or after a dependency loss), the failing probes' own schedule
- * (`probeScheduleHoldMs`: 31.8 s with defaults), since no budget is known. At least 0.5 s, never more
+ * (`probeScheduleHoldMs`: 42.1 s with defaults), since no budget is known. At least 0.5 s, never more
  * than `cap` (the gate's `maxHoldTimeoutMs`, 60 s by default).
  */
 export function suggestedHoldMs (s: PolicySnapshot, cap = DEFAULT_MAX_HOLD_MS): number {

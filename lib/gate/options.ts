@@ -15,7 +15,7 @@ export interface WebSocketGateOptions {
   mode?: GateMode
   /**
    * Longest an upgrade is held, in ms. Default: derived per upgrade, as long as the app can still become
-   * ready: what is left of the startup budget, or the failing probes' own schedule (31.8 s with default
+   * ready: what is left of the startup budget, or the failing probes' own schedule (42.1 s with default
    * probe options) where that reaches further or no startup runs; between 0.5 s and `maxHoldTimeoutMs`.
    */
   holdTimeoutMs?: number

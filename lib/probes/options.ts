@@ -13,11 +13,11 @@ export interface ProbeObjectDefinition {
   /** Delay between runs once the probe has passed, in ms (default 2000). */
   intervalMs?: number
   /**
-   * First delay between runs while not passing (ms, default 50). The delay
-   * grows with the time the dependency has been down: one back after T ms is
-   * seen within `startIntervalMs + 8 % of T` (capped at `intervalMs / 0.85`;
-   * 250 ms after 2.5 s with defaults), and one that stays down gets at most 60
-   * checks in the first 30 s, then one per `intervalMs` or fewer.
+   * Base of the schedule while not passing (ms, default 50): one back after T
+   * ms down (T from 1 s) is seen within `startIntervalMs + 5 % of T` (175 ms
+   * after 2.5 s with defaults, never more than 1.15 x `intervalMs` + 5 ms), and
+   * one that stays down gets at most 60 checks in the first 30 s, then one per
+   * `intervalMs` or fewer.
    */
   startIntervalMs?: number
   critical?: boolean

@@ -20,12 +20,12 @@ export interface ProbeConfig {
   /** Delay between runs once the probe has passed, in ms (default 2000). */
   interval: number
   /**
-   * First delay between runs while the probe is not passing (before its first
-   * pass, or once it has turned `fail`), in ms (default 50). The delay then grows
-   * with the time the dependency has been down (lib/probes/schedule.ts): a
-   * dependency back after T ms is seen within `startInterval + 8 % of T` ms
-   * (capped at interval / 0.85), and one that stays down is checked at most 60
-   * times in the first 30 s, then once per `interval` or less (with defaults).
+   * Base of the schedule while the probe is not passing (before its first pass,
+   * or once it has turned `fail`), in ms (default 50): the delays grow with the
+   * time the dependency has been down (lib/probes/schedule.ts) so that one back
+   * after T ms is seen within `startInterval + 5 % of T` ms for T from 1 s
+   * (never later than 1.15 x interval + 5 ms), and one that stays down is checked
+   * at most 60 times in the first 30 s, then once per `interval` or less (with defaults).
    */
   startInterval: number
   /** A failing critical probe makes the app not ready; a non-critical one only degrades it (`warn`). */
@@ -88,6 +88,8 @@ export class Probe {
   #observed: ParsedResult | null = null
   /** When the current run of failures began (performance.now()), null while passing. */
   #downSince: number | null = null
+  /** When the last recorded run began (performance.now()): the schedule counts its gaps from there. */
+  #lastStarted: number | null = null
   #timer: NodeJS.Timeout | null = null
   #polling = false
   #stopped = false
@@ -112,12 +114,16 @@ export class Probe {
    * Delay until the next background run: the configured interval while the
    * probe passes (its cadence, and the failure threshold counts runs at it);
    * while it is not passing, a delay that grows with the time it has been down
-   * (lib/probes/schedule.ts), jittered so a fleet does not check in step.
+   * (lib/probes/schedule.ts), jittered so a fleet does not check in step. The
+   * gap is counted from the last run's start: the time that run took comes out
+   * of the delay.
    */
   nextDelay (random: () => number = Math.random, now: number = performance.now()): number {
     const { interval, startInterval } = this.config
     if (this.passing) return interval
-    return downDelayMs(this.#downSince === null ? 0 : now - this.#downSince, { startInterval, interval }, random)
+    const started = this.#lastStarted ?? now
+    const downFor = this.#downSince === null ? 0 : Math.max(0, started - this.#downSince)
+    return downDelayMs(downFor, { startInterval, interval }, random, Math.max(0, now - started))
   }
 
   /**
@@ -228,6 +234,7 @@ export class Probe {
     if (this.#stopped) return
     const now = Date.now()
     this.#runs++
+    this.#lastStarted = started
     this.#latencyMs = Math.round(latency * 100) / 100
     this.#lastCheckAt = now
     const previous = this.#status

@@ -9,7 +9,7 @@ import { listen, sleep, until } from '../helpers/net.js'
 
 /**
  * Issue 24: the client's handshakeTimeoutMs defaulted to 10 s, while the gate's derived hold lasts up to its
- * maxHoldTimeoutMs (60 s by default; 31.8 s for a probes-only start): a held upgrade, the fastest way in,
+ * maxHoldTimeoutMs (60 s by default; 42.1 s for a probes-only start): a held upgrade, the fastest way in,
  * was abandoned by our own client after 10 s and started again at the back of the backoff. The default is
  * now 65 s, longer than any hold of a default gate.
  */

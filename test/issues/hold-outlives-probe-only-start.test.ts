@@ -9,7 +9,7 @@ import { freePort } from '../helpers/servers.js'
 // Issue 24: with probes only (no phases) the startup is done at once, so the derived hold was one probe
 // cycle (interval + timeout = 3 s, capped at 5 s): an upgrade held through a longer cold start got
 // `503 {"state":"timeout"}` before the app was ready. The hold now lasts as long as the probe's own
-// schedule can still see the dependency come up (31.8 s with defaults, the cap 60 s).
+// schedule can still see the dependency come up (42.1 s with defaults, the cap 60 s).
 
 t.test('a held upgrade outlives a 5 s probe-only start with default options', async (t) => {
   const port = await freePort()
