@@ -16,7 +16,7 @@ import { polling } from './polling.js'
 import { probeSchedule } from './probe-schedule.js'
 import { delivery } from './delivery.js'
 import { cpuBench } from './cpu.js'
-import { delayBoundMs } from '../dist/lib/probes/schedule.js'
+import { lagBoundMs } from '../dist/lib/probes/schedule.js'
 import { PROBE_DEFAULTS } from '../dist/lib/probes/options.js'
 import { instructionsBench } from './instructions.js'
 import { rollingUpdate } from './rolling-update.js'
@@ -126,11 +126,12 @@ async function propagation () {
     const depPort = await new Promise((resolve) => { const probe = createServer(); probe.listen(0, '127.0.0.1', () => { const p = probe.address().port; probe.close(() => resolve(p)) }) })
     const starting = Date.now()
     times.push(await withServer('suite-dependency', async (s) => {
-      await sleep(200)
+      // Over a second after the server listens: the schedule's bound starts at 1 s down.
+      await sleep(1200)
       const up = Date.now()
       // The probe has been failing since the server started (at most this long): the schedule's own bound
-      // for that down time, plus a check's own round trip.
-      bounds.push(delayBoundMs(up - starting, { startInterval: PROBE_DEFAULTS.startInterval, interval: PROBE_DEFAULTS.interval }) + 10)
+      // for that down time (the check included), plus the health request's own round trip.
+      bounds.push(lagBoundMs(up - starting, { startInterval: PROBE_DEFAULTS.startInterval, interval: PROBE_DEFAULTS.interval }) + 10)
       await new Promise((resolve) => dep.listen(depPort, '127.0.0.1', resolve))
       while ((await fetch(`${s.base}/health/ready`)).status !== 200) await sleep(1)
       return Date.now() - up
@@ -300,8 +301,8 @@ Notes:
 - 3.2: @fastify/under-pressure's status route and terminus run their health check on the request path (terminus
   on every request); lightship serves its own Fastify server on a separate port. 4.1: the suite's probe runs on
   its interval whatever the request rate; terminus runs the check once per request.
-- 5.1: the dependency comes up about a second after the server starts; the probe backs off while it is down
-  (section 15), so the bound is the schedule's own for that down time.
+- 5.1: the dependency comes up over a second after the server starts; the probe backs off while it is down
+  (section 15), so the bound is the schedule's own for that down time (50 ms + 5 %, the check included).
 - 7.1: a held upgrade is a TCP socket, Node's request object and Fastify's request and reply, parked before the
   WebSocket exists; "beyond ws" compares it with a fully open plain \`ws\` socket.
 - 8.1: clients retry until they get in; "the suite's Retry-After" honours the header, the others wait a fixed
@@ -319,11 +320,14 @@ Notes:
   clients give a restarting instance, computed by the client's own scheduling code (\`nextRetry\`, with the
   arguments the client passes) and checked against real sockets at a smaller count.
 - 14 (\`bench/herd.js\`): two instances behind HAProxy, one drains; all at once (\`drainSpreadMs: 0\`) vs the spread.
-- 15 (\`bench/probe-schedule.js\`): the probe schedule's lag against down time, simulated over many runs and on a
-  real TCP port, with checks per minute, for the 0.2.0 schedule and today's; the Retry-After herd (200
-  reject-mode clients, a 6 s start, no hint). A lag of 50 ms + 5 % of the down time as a strict bound would need
-  about 69 checks in the first 30 s (the integral of dt / (50 ms + 0.05 t)), more than the 60 allowed: the
-  schedule keeps its median within it and its maximum within its own bound of 50 ms + 8 %.
+- 15 (\`bench/probe-schedule.js\`): the probe schedule's lag against down time, simulated over many runs (at 1,
+  2.5, 5, 10 and 30 s, and the worst gap of every run for every T in [1 s, 60 s]) and on a real TCP port (the
+  real Probe; 1, 2.5 and 5 s), with checks per minute and the delays past a minute, for the 0.2.0 schedule and
+  today's; the Retry-After herd (200 reject-mode clients, a 6 s start, no hint). Every lag row is judged
+  strictly against 50 ms + 5 % of T, the check included. The schedule spends three checks in the first second,
+  which the bound does not cover, so that a 5 % ramp from 1 s fits the 60 checks allowed in the first 30 s (59
+  typical, 60 at most); it keeps 5 ms of each gap for the passing check and a late timer, so the real rows get
+  no allowance on top.
 - 16 (\`bench/client-race.js\`): our client (plain and with delivery) against reconnecting-websocket and
   partysocket on one server through a 4 s cold start and a restart, in every gate mode; medians and ranges over
   the rounds; the bar is the best third-party client + 250 ms or 1 s after ready, whichever is later.
