@@ -46,6 +46,8 @@ async function serve (name) {
   app.get('/ws', { websocket: true }, echo)
   app.get('/ws-ungated', { websocket: true, ...ungated }, echo)
   app.get('/__bench/cpu', ungated, async () => { const { user, system } = process.cpuUsage(); return { micros: user + system } })
+  // bench/instructions.js starts each counted round from an empty young generation (node --expose-gc).
+  app.get('/__bench/gc', ungated, async () => { globalThis.gc?.({ type: 'minor' }); return { gc: typeof globalThis.gc === 'function' } })
   await app.listen({ port: 0, host: '127.0.0.1' })
   if (options !== null) await app.readiness.waitFor(undefined, { timeoutMs: 10_000 })
   console.log(JSON.stringify({ port: app.server.address().port }))

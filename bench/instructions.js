@@ -23,8 +23,11 @@ const REQUESTS = Number(process.env.IR_REQUESTS ?? 1000)
 const UPGRADES = Number(process.env.IR_UPGRADES ?? 200)
 // Before counting: requests run uninstrumented (fast) until V8 has compiled the hot paths, then counted
 // rounds that are thrown away (valgrind translating code afresh once instrumentation is on, the last tier-ups).
+// Seen: the first four rounds after instrumentation starts cost 1.3-3.5 times the settled count, the fifth
+// and later within a few percent of each other; with two discarded, rounds three and four made the
+// suite's ratio swing from 71 % to 95 %.
 const WARM_UP = Number(process.env.IR_WARM_UP ?? 20000)
-const DISCARDED = 2
+const DISCARDED = Number(process.env.IR_DISCARDED ?? 5)
 // Ten keep-alive connections, every contender measured once per round: how many requests the server takes in
 // per turn of its loop depends on how fast the load generator runs, so contenders compared within a round
 // see the same conditions (seen: two identical servers within 0.5 % of each other in every round, while the
@@ -40,7 +43,7 @@ export async function start (name, dir) {
   const child = spawn('valgrind', ['--tool=callgrind', '--instr-atstart=no', `--callgrind-out-file=${out}`,
     // One thread: V8's concurrent compiler and GC threads would make the count depend on scheduling; no
     // memory reducer: its timer-driven full collections would land in whichever round was running.
-    process.execPath, '--single-threaded', '--no-memory-reducer', CPU], { env: { ...process.env, CPU_BENCH_SERVER: name }, stdio: ['ignore', 'pipe', 'pipe'] })
+    process.execPath, '--single-threaded', '--no-memory-reducer', '--expose-gc', CPU], { env: { ...process.env, CPU_BENCH_SERVER: name }, stdio: ['ignore', 'pipe', 'pipe'] })
   child.stderr.resume()
   const port = await new Promise((resolve, reject) => {
     let text = ''
@@ -60,6 +63,11 @@ export async function start (name, dir) {
     /** Counting starts: every round after this one is counted (the warm-up ran uninstrumented, fast). */
     instrument: () => control('-i', 'on'),
     async count (load) {
+      // A full collection before the count, outside it: each round then starts with an empty young
+      // generation, so identical work meets the same number of scavenges. Without it a round of 1,000
+      // requests met one to three (each ~1.2k instructions a request) by where the last round left off,
+      // which moved identical servers by several percent between rounds.
+      await get(port, '/__bench/gc')
       await control('-z')
       const before = new Set(dumps())
       await load(port)
@@ -72,6 +80,14 @@ export async function start (name, dir) {
     stop: () => child.kill('SIGKILL')
   }
 }
+
+/** One GET on a fresh connection, its status checked. */
+const get = (port, path) => new Promise((resolve, reject) => {
+  http.get({ host: '127.0.0.1', port, path, agent: false }, (res) => {
+    res.resume()
+    res.once('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`${path}: ${res.statusCode}`))))
+  }).once('error', reject)
+})
 
 /** `n` GET requests over `CONNECTIONS` keep-alive connections. */
 export function requests (path, n) {
