@@ -66,8 +66,8 @@ const shutdownPlugin: FastifyPluginAsync<ShutdownPluginOptions> = async (fastify
   claimPart(fastify, 'the shutdown sequence')
 
   // In-flight requests, which the close waits for and a timed-out shutdown names (upgrades are counted as
-  // sockets by the gate), and HTTP/2 sessions, which the close tells to go away. Per request, one Map write
-  // from Node's diagnostics channel, and no hook or listener until a drain begins (lib/shutdown/in-flight.ts).
+  // sockets by the gate), and HTTP/2 sessions, which the close tells to go away. Per request, a Map write
+  // from each of two Node diagnostics channels, and no hook or listener until a drain begins (lib/shutdown/in-flight.ts).
   const inFlight = new InFlightRequests(fastify.server)
   inFlight.start()
   const sessions = new Http2Sessions(fastify.server as unknown as ConstructorParameters<typeof Http2Sessions>[0])
