@@ -88,12 +88,12 @@ export function delayBoundMs (downForMs: number, config: ScheduleConfig): number
 export function downDelayMs (downForMs: number, config: ScheduleConfig, random: () => number = Math.random, tookMs = 0): number {
   const { startInterval, interval } = config
   if (startInterval >= interval) return interval
-  const reach = reachMs(downForMs, config)
+  const bound = delayBoundMs(downForMs, config)
   if (downForMs >= rampEndMs(config)) {
-    const longest = Math.max(interval, Math.min(reach, interval * (1 + CAP_JITTER)) - tookMs)
+    const longest = Math.max(interval, bound - tookMs)
     return Math.floor(longest - random() * (longest - interval))
   }
-  return Math.max(1, Math.floor(Math.min(reach, interval) * (1 - JITTER * random()) - tookMs))
+  return Math.max(1, Math.floor(bound * (1 - JITTER * random()) - tookMs))
 }
 
 /**

@@ -1,6 +1,8 @@
 import type { Test } from 'tap'
 import { Redis } from 'ioredis'
+import WebSocket from 'ws'
 import { withDelivery } from '../../index.js'
+import { ReadinessClient, type ReadinessClientOptions, type WebSocketConstructor } from '../../lib/client/index.js'
 import type { DeliveryOutbox, DeliverySession, DedupeStore } from '../../lib/delivery/index.js'
 import { buildApp } from './app.js'
 import { listen, until } from './net.js'
@@ -39,4 +41,32 @@ export async function redisFor (t: Test, prefix: string): Promise<Redis> {
     await redis.quit()
   })
   return redis
+}
+
+export interface LateSendClient {
+  client: ReadinessClient
+  /** Every message received, in order. */
+  got: string[]
+  /** Every `resumeFailed` gap announced. */
+  gaps: Array<{ from: number, to: number | null }>
+  /** How many times the client has opened. */
+  opens: () => number
+}
+
+/**
+ * The client of the late-send scenarios on `url` (through the test's proxy), recording what it receives:
+ * it sends `stream` and resolves once the first reply is in.
+ */
+export async function lateSendClient (t: Test, url: string, delivery: ReadinessClientOptions['delivery']): Promise<LateSendClient> {
+  const client = new ReadinessClient(url, { WebSocket: WebSocket as unknown as WebSocketConstructor, delivery, backoff: { initialMs: 50, maxMs: 100 } })
+  t.teardown(() => client.close())
+  const got: string[] = []
+  const gaps: Array<{ from: number, to: number | null }> = []
+  let opens = 0
+  client.on('open', () => { opens++ })
+  client.on('message', (m) => got.push(String(m)))
+  client.on('resumeFailed', (g) => gaps.push(g))
+  client.send('stream')
+  await until(() => got.length === 1, 10_000)
+  return { client, got, gaps, opens: () => opens }
 }

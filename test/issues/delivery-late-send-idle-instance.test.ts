@@ -1,9 +1,7 @@
 import t, { type Test } from 'tap'
 import type { Redis } from 'ioredis'
-import WebSocket from 'ws'
 import { redisOutbox, redisDedupe, type DeliverySession } from '../../lib/delivery/index.js'
-import { ReadinessClient, type WebSocketConstructor } from '../../lib/client/index.js'
-import { lateSendInstance, redisFor } from '../helpers/late-send.js'
+import { lateSendClient, lateSendInstance, redisFor } from '../helpers/late-send.js'
 import { tcpProxy, until } from '../helpers/net.js'
 
 /**
@@ -15,7 +13,6 @@ import { tcpProxy, until } from '../helpers/net.js'
  * socket sent, reads the missing ones back and sends them in order: within one client heartbeat.
  */
 
-const WS = WebSocket as unknown as WebSocketConstructor
 const HEARTBEAT_MS = 100
 
 /**
@@ -34,20 +31,7 @@ async function idleLateSend (t: Test, n: number, expected: number, maxMessages?:
   const b = await lateSendInstance(t, 'B', redisDedupe(redisB, { prefix }), outboxB, late, n)
   let target = a.port
   const proxy = await tcpProxy(t, () => target)
-  const client = new ReadinessClient(`ws://127.0.0.1:${proxy.port}/chat`, {
-    WebSocket: WS,
-    delivery: { heartbeatMs: HEARTBEAT_MS, heartbeatTimeoutMs: 5000 },
-    backoff: { initialMs: 50, maxMs: 100 }
-  })
-  t.teardown(() => client.close())
-  const got: string[] = []
-  const gaps: Array<{ from: number, to: number | null }> = []
-  let opens = 0
-  client.on('open', () => { opens++ })
-  client.on('message', (m) => got.push(String(m)))
-  client.on('resumeFailed', (g) => gaps.push(g))
-  client.send('stream')
-  await until(() => got.length === 1, 10_000)
+  const { client, got, gaps, opens } = await lateSendClient(t, `ws://127.0.0.1:${proxy.port}/chat`, { heartbeatMs: HEARTBEAT_MS, heartbeatTimeoutMs: 5000 })
   target = b.port
   proxy.cut()
   await until(() => b.sessions.some((s) => s.waited > 0), 10_000)
@@ -58,7 +42,7 @@ async function idleLateSend (t: Test, n: number, expected: number, maxMessages?:
   // B acks the re-sent `stream` as A's (handled there): its handler does not run.
   await until(() => b.sessions.some((s) => s.duplicates > 0), 10_000)
   await until(() => got.length + gaps.length >= expected, 10_000)
-  return { got, gaps, opens, b: b.sessions }
+  return { got, gaps, opens: opens(), b: b.sessions }
 }
 
 t.test('redis outbox: A\'s late replies reach the client idle on B at its next ping, in order, no gap', async (t) => {

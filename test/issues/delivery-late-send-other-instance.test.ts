@@ -1,8 +1,6 @@
 import t, { type Test } from 'tap'
-import WebSocket from 'ws'
 import { redisOutbox, redisDedupe } from '../../lib/delivery/index.js'
-import { ReadinessClient, type WebSocketConstructor } from '../../lib/client/index.js'
-import { lateSendInstance, redisFor } from '../helpers/late-send.js'
+import { lateSendClient, lateSendInstance, redisFor } from '../helpers/late-send.js'
 import { tcpProxy, until } from '../helpers/net.js'
 
 /**
@@ -13,8 +11,6 @@ import { tcpProxy, until } from '../helpers/net.js'
  * a number above the last one it sent + 1, reads the missing ones back from the outbox and sends them first;
  * what the outbox no longer holds (its bounds) is announced as a gap.
  */
-
-const WS = WebSocket as unknown as WebSocketConstructor
 
 /**
  * The scenario: the client streams from A, the network breaks, it resumes on B (its hello replayed nothing
@@ -32,16 +28,7 @@ async function lateSend (t: Test, n: number, maxMessages?: number): Promise<{ go
   const redis = redisA
   let target = a.port
   const proxy = await tcpProxy(t, () => target)
-  const client = new ReadinessClient(`ws://127.0.0.1:${proxy.port}/chat`, { WebSocket: WS, delivery: true, backoff: { initialMs: 50, maxMs: 100 } })
-  t.teardown(() => client.close())
-  const got: string[] = []
-  const gaps: Array<{ from: number, to: number | null }> = []
-  let opens = 0
-  client.on('open', () => { opens++ })
-  client.on('message', (m) => got.push(String(m)))
-  client.on('resumeFailed', (g) => gaps.push(g))
-  client.send('stream')
-  await until(() => got.length === 1, 10_000)
+  const { client, got, gaps, opens } = await lateSendClient(t, `ws://127.0.0.1:${proxy.port}/chat`, true)
   target = b.port
   proxy.cut() // a network break; the client comes back on B
   // B took the hello (its resume asked first, on B's connection) and then found A's claim on the re-sent `stream`.
@@ -52,7 +39,7 @@ async function lateSend (t: Test, n: number, maxMessages?: number): Promise<{ go
   for (;;) { if (Number(await redis.get(counter)) === n) break; await new Promise((resolve) => setTimeout(resolve, 10)) }
   client.send('next')
   await until(() => got.includes('B:next'), 10_000)
-  return { got, gaps, opens }
+  return { got, gaps, opens: opens() }
 }
 
 t.test('redis outbox, two instances: A\'s late replies reach the client on B ahead of B\'s next send, no gap', async (t) => {
