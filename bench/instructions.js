@@ -81,9 +81,9 @@ export async function start (name, dir) {
   }
 }
 
-/** One GET on a fresh connection, its status checked. */
-const get = (port, path) => new Promise((resolve, reject) => {
-  http.get({ host: '127.0.0.1', port, path, agent: false }, (res) => {
+/** One GET (on `agent`'s connections, or a fresh one), its status checked. */
+const get = (port, path, agent = false) => new Promise((resolve, reject) => {
+  http.get({ host: '127.0.0.1', port, path, agent }, (res) => {
     res.resume()
     res.once('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`${path}: ${res.statusCode}`))))
   }).once('error', reject)
@@ -94,13 +94,7 @@ export function requests (path, n) {
   return async (port) => {
     const agent = new http.Agent({ keepAlive: true, maxSockets: CONNECTIONS })
     let sent = 0
-    const one = () => new Promise((resolve, reject) => {
-      http.get({ host: '127.0.0.1', port, path, agent }, (res) => {
-        res.resume()
-        res.once('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`${path}: ${res.statusCode}`))))
-      }).once('error', reject)
-    })
-    await Promise.all(Array.from({ length: CONNECTIONS }, async () => { while (sent < n) { sent++; await one() } }))
+    await Promise.all(Array.from({ length: CONNECTIONS }, async () => { while (sent < n) { sent++; await get(port, path, agent) } }))
     agent.destroy()
   }
 }
