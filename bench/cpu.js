@@ -43,6 +43,9 @@ async function serve (name) {
   const echo = (socket) => { socket.on('message', (m) => socket.send(m)) }
   app.get('/hello', async () => ({ hello: 'world' }))
   app.get('/static', async () => ({ hello: 'world' }))
+  // Without the suite's health routes, the health check an app would write itself: every variant then
+  // takes the same warm-up traffic (bench/instructions.js).
+  if (options === null || options.health === false) app.get('/health/ready', async () => ({ status: 'ok' }))
   app.get('/ws', { websocket: true }, echo)
   app.get('/ws-ungated', { websocket: true, ...ungated }, echo)
   app.get('/__bench/cpu', ungated, async () => { const { user, system } = process.cpuUsage(); return { micros: user + system } })

@@ -43,7 +43,12 @@ export async function start (name, dir) {
   const child = spawn('valgrind', ['--tool=callgrind', '--instr-atstart=no', `--callgrind-out-file=${out}`,
     // One thread: V8's concurrent compiler and GC threads would make the count depend on scheduling; no
     // memory reducer: its timer-driven full collections would land in whichever round was running.
-    process.execPath, '--single-threaded', '--no-memory-reducer', '--expose-gc', CPU], { env: { ...process.env, CPU_BENCH_SERVER: name }, stdio: ['ignore', 'pipe', 'pipe'] })
+    // A young generation of one fixed size for every contender: left to V8, it grew with each server's own
+    // history, and in the same round plain Fastify met 5-10 scavenges where the suite (warmed by more kinds of
+    // request) met one, which made the suite look cheaper or dearer by several percent for nothing it did.
+    // 1 MB, V8's starting size: about ten scavenges a round, so GC is counted in proportion to what each
+    // contender allocates, not by where a round fell.
+    process.execPath, '--single-threaded', '--no-memory-reducer', '--expose-gc', '--min-semi-space-size=1', '--max-semi-space-size=1', CPU], { env: { ...process.env, CPU_BENCH_SERVER: name }, stdio: ['ignore', 'pipe', 'pipe'] })
   child.stderr.resume()
   const port = await new Promise((resolve, reject) => {
     let text = ''
@@ -161,11 +166,19 @@ export async function instructionsBench () {
     // One at a time: under valgrind a start-up takes seconds of a core each.
     for (const name of names) servers.set(name, await start(name, dir))
     const suite = servers.get('suite')
-    await Promise.all([...servers.values()].map((server) => requests('/hello', WARM_UP)(server.port)))
-    await requests('/static', WARM_UP)(suite.port)
-    await requests('/health/ready', WARM_UP)(suite.port)
-    await handshakes('/ws-ungated', UPGRADES * 5)(suite.port)
-    await handshakes('/ws', UPGRADES * 5)(suite.port)
+    // Every contender takes the same traffic before counting, the route being counted last. Warmed alone
+    // with upgrades and health checks, the suite's shared paths (Fastify's, Node's) had met more object
+    // shapes than plain Fastify's, so its /hello ran on megamorphic property loads that plain Fastify never
+    // reached. Warmed alone and with the young generation left to V8, the suite's /hello cost 2.3k
+    // instructions more than plain Fastify's (74.1k vs 71.8k, docs/benchmarks.md before this change);
+    // warmed alike in fixed semi-spaces, 1.2k (74.3k vs 73.1k).
+    await Promise.all([...servers.values()].map(async ({ port }) => {
+      await requests('/static', WARM_UP)(port)
+      await requests('/health/ready', WARM_UP)(port)
+      await handshakes('/ws-ungated', UPGRADES * 5)(port)
+      await handshakes('/ws', UPGRADES * 5)(port)
+      await requests('/hello', WARM_UP)(port)
+    }))
     for (const server of servers.values()) await server.instrument()
 
     const rows = []

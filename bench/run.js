@@ -292,9 +292,11 @@ in section 19 on **instructions** per request, counted by valgrind's callgrind i
 machine does, while CPU seconds per request (sections 1 to 3 and 18, \`process.cpuUsage()\` of the server) move
 by ±20 % between identical rounds on this 2-core VM, ten times the 2 % they would judge. Each instruction row
 is the median of ${process.env.IR_ROUNDS ?? 8} rounds, each round measuring every contender once (order rotating and
-reversing), after an uninstrumented warm-up of 20,000 requests and five discarded rounds; a round is 1,000 requests
-over ten keep-alive connections and starts from an empty young generation (a minor GC outside the count), so identical
-work meets the same collections; "middle half" is the spread of the rounds' ratios. Memory is measured in the server after \`gc()\`, divided by the number of connections.
+reversing), after the same uninstrumented warm-up for every contender (20,000 requests each to a static route,
+\`/health/ready\` and the counted route, 1,000 handshakes each to a gated and an ungated WebSocket route) and five
+discarded rounds; a round is 1,000 requests over ten keep-alive connections and starts from an empty young generation
+(a minor GC outside the count), of one fixed size (1 MB semi-spaces) in every server, so identical work meets the
+same collections; "middle half" is the spread of the rounds' ratios. Memory is measured in the server after \`gc()\`, divided by the number of connections.
 
 ${table}
 
