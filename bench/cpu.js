@@ -18,6 +18,8 @@ const ROUNDS = Number(process.env.CPU_ROUNDS ?? 8)
 const SECONDS = Number(process.env.CPU_SECONDS ?? 2)
 const CONNECTIONS = 10
 
+export const OTEL = 'suite with OpenTelemetry SDK'
+
 /** The suite's options per variant; `null` is plain Fastify. Every variant has @fastify/websocket. */
 const OFF = { shutdown: false, metrics: false, health: false, websocket: false }
 const VARIANTS = {
@@ -27,7 +29,9 @@ const VARIANTS = {
   'shutdown alone': { ...OFF, shutdown: { signals: false } },
   'gate alone': { ...OFF, websocket: {} },
   'health alone': { ...OFF, health: {} },
-  'metrics alone': { ...OFF, metrics: {} }
+  'metrics alone': { ...OFF, metrics: {} },
+  // The suite with a real OpenTelemetry SDK installed (bench/instructions.js compares it with the suite alone).
+  [OTEL]: {}
 }
 
 async function serve (name) {
@@ -37,6 +41,9 @@ async function serve (name) {
   const options = VARIANTS[name]
   const app = Fastify({ logger: false })
   await app.register(websocket)
+  // MeterProvider and the Prometheus exporter as an app would install them, the exporter read through a
+  // route here rather than its own port; the suite's metrics plugin finds the SDK through the global API.
+  const exporter = name === OTEL ? await installSdk() : null
   if (options !== null) await app.register(readiness, { probes: { dep: async () => {} }, ...options })
   const gated = options !== null && options.websocket !== false
   const ungated = gated ? { readiness: false } : {}
@@ -48,12 +55,22 @@ async function serve (name) {
   if (options === null || options.health === false) app.get('/health/ready', async () => ({ status: 'ok' }))
   app.get('/ws', { websocket: true }, echo)
   app.get('/ws-ungated', { websocket: true, ...ungated }, echo)
+  if (exporter !== null) app.get('/__bench/metrics', ungated, (request, reply) => { reply.hijack(); exporter.getMetricsRequestHandler(request.raw, reply.raw) })
   app.get('/__bench/cpu', ungated, async () => { const { user, system } = process.cpuUsage(); return { micros: user + system } })
   // bench/instructions.js starts each counted round from an empty young generation (node --expose-gc).
   app.get('/__bench/gc', ungated, async () => { globalThis.gc?.({ type: 'minor' }); return { gc: typeof globalThis.gc === 'function' } })
   await app.listen({ port: 0, host: '127.0.0.1' })
   if (options !== null) await app.readiness.waitFor(undefined, { timeoutMs: 10_000 })
   console.log(JSON.stringify({ port: app.server.address().port }))
+}
+
+async function installSdk () {
+  const { metrics } = await import('@opentelemetry/api')
+  const { MeterProvider } = await import('@opentelemetry/sdk-metrics')
+  const { PrometheusExporter } = await import('@opentelemetry/exporter-prometheus')
+  const exporter = new PrometheusExporter({ preventServerStart: true })
+  metrics.setGlobalMeterProvider(new MeterProvider({ readers: [exporter] }))
+  return exporter
 }
 
 async function start (name) {

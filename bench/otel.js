@@ -69,8 +69,10 @@ export async function otel ({ quick = QUICK } = {}) {
   rows.push({
     measure: 'ordinary route, OpenTelemetry SDK installed vs none',
     result: `server CPU ${us(route.sdk.cpu)} vs ${us(route.none.cpu)} per request (${pct(routeRatio)}); ${Math.round(route.sdk.rate)} vs ${Math.round(route.none.rate)} req/s`,
-    target: 'within 5% (no per-request work: ordinary routes are not gated)',
-    met: routeRatio <= 1.05
+    // CPU seconds move by more between identical runs here than the 5 % this would judge: section 19 judges
+    // it on instructions (bench/instructions.js).
+    target: 'reported (judged in instructions, section 19: within 5%)',
+    met: null
   })
 
   const ws = await abba((s) => upgrades(`${s.ws}/ws`, { seconds: duration, concurrency: 20 }))
@@ -78,12 +80,12 @@ export async function otel ({ quick = QUICK } = {}) {
   rows.push({
     measure: 'WebSocket upgrade, OpenTelemetry SDK installed vs none',
     result: `server CPU ${us(ws.sdk.cpu)} vs ${us(ws.none.cpu)} per handshake (${pct(wsRatio)}); ${Math.round(ws.sdk.rate)} vs ${Math.round(ws.none.rate)} upgrades/s; scraped admitted counter ≥ ${ws.sdk.admitted}`,
-    target: 'within 10% (one counter add per upgrade)',
-    met: wsRatio <= 1.1 && ws.sdk.admitted > 0
+    target: 'reported (judged in instructions, section 19: within 10%)',
+    met: ws.sdk.admitted > 0 ? null : false
   })
   return rows
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url) && process.env.OTEL_BENCH_SDK !== '1') {
-  for (const row of await otel()) console.log(`  ${row.measure}: ${row.result}  [target ${row.target}: ${row.met ? 'met' : 'MISSED'}]`)
+  for (const row of await otel()) console.log(`  ${row.measure}: ${row.result}  [target ${row.target}: ${row.met === null ? 'reported' : row.met ? 'met' : 'MISSED'}]`)
 }
