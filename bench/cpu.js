@@ -12,6 +12,7 @@
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { measured, upgrades } from './lib.js'
+import { installSdk } from './otel.js'
 
 const SELF = fileURLToPath(import.meta.url)
 const ROUNDS = Number(process.env.CPU_ROUNDS ?? 8)
@@ -43,7 +44,7 @@ async function serve (name) {
   await app.register(websocket)
   // MeterProvider and the Prometheus exporter as an app would install them, the exporter read through a
   // route here rather than its own port; the suite's metrics plugin finds the SDK through the global API.
-  const exporter = name === OTEL ? await installSdk() : null
+  const exporter = name === OTEL ? await installSdk({ preventServerStart: true }) : null
   if (options !== null) await app.register(readiness, { probes: { dep: async () => {} }, ...options })
   const gated = options !== null && options.websocket !== false
   const ungated = gated ? { readiness: false } : {}
@@ -62,15 +63,6 @@ async function serve (name) {
   await app.listen({ port: 0, host: '127.0.0.1' })
   if (options !== null) await app.readiness.waitFor(undefined, { timeoutMs: 10_000 })
   console.log(JSON.stringify({ port: app.server.address().port }))
-}
-
-async function installSdk () {
-  const { metrics } = await import('@opentelemetry/api')
-  const { MeterProvider } = await import('@opentelemetry/sdk-metrics')
-  const { PrometheusExporter } = await import('@opentelemetry/exporter-prometheus')
-  const exporter = new PrometheusExporter({ preventServerStart: true })
-  metrics.setGlobalMeterProvider(new MeterProvider({ readers: [exporter] }))
-  return exporter
 }
 
 async function start (name) {

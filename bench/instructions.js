@@ -95,16 +95,6 @@ const get = (port, path, agent = false) => new Promise((resolve, reject) => {
   }).once('error', reject)
 })
 
-/** One GET's body, on a fresh connection. */
-const text = (port, path) => new Promise((resolve, reject) => {
-  http.get({ host: '127.0.0.1', port, path, agent: false }, (res) => {
-    let body = ''
-    res.setEncoding('utf8')
-    res.on('data', (chunk) => { body += chunk })
-    res.once('end', () => resolve(body))
-  }).once('error', reject)
-})
-
 /** `n` GET requests over `CONNECTIONS` keep-alive connections. */
 export function requests (path, n) {
   return async (port) => {
@@ -206,7 +196,7 @@ export async function instructionsBench () {
     if (otel !== undefined) {
       const [without, withSdk] = await rounds([suite, otel].map((server) => ({ server, load: handshakes('/ws', UPGRADES), n: UPGRADES })))
       // The counter is real: the SDK's exporter saw the upgrades it was counting.
-      const admitted = Number(/fastify_readiness_gate_admitted_total\{[^}]*\} (\d+)/.exec(await text(otel.port, '/__bench/metrics'))?.[1] ?? 0)
+      const admitted = Number(/fastify_readiness_gate_admitted_total\{[^}]*\} (\d+)/.exec(await (await fetch(`http://127.0.0.1:${otel.port}/__bench/metrics`)).text())?.[1] ?? 0)
       const sdkRow = row(`WebSocket upgrade (gated), the suite with the OpenTelemetry SDK installed vs without (scraped admitted counter ${admitted})`, without, withSdk, 1 / 1.1)
       rows.push({ ...sdkRow, met: sdkRow.met && admitted >= UPGRADES })
     }

@@ -8,13 +8,17 @@
 // This file is also the SDK preload: `node --import ./bench/otel.js bench/server.js` with OTEL_BENCH_SDK=1.
 import { fileURLToPath } from 'node:url'
 
-if (process.env.OTEL_BENCH_SDK === '1') {
+/** MeterProvider and the Prometheus exporter as an app would install them; also used by bench/cpu.js. */
+export async function installSdk (exporterOptions) {
   const { metrics } = await import('@opentelemetry/api')
   const { MeterProvider } = await import('@opentelemetry/sdk-metrics')
   const { PrometheusExporter } = await import('@opentelemetry/exporter-prometheus')
-  const exporter = new PrometheusExporter({ port: Number(process.env.OTEL_BENCH_PORT), host: '127.0.0.1' })
+  const exporter = new PrometheusExporter(exporterOptions)
   metrics.setGlobalMeterProvider(new MeterProvider({ readers: [exporter] }))
+  return exporter
 }
+
+if (process.env.OTEL_BENCH_SDK === '1') await installSdk({ port: Number(process.env.OTEL_BENCH_PORT), host: '127.0.0.1' })
 
 const QUICK = process.env.BENCH_QUICK === '1'
 
