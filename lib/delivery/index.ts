@@ -251,6 +251,10 @@ export function withDelivery (socket: DeliverySocket, handler: DeliveryHandler, 
         ;(renew as { unref?: () => void } | null)?.unref?.()
         const result = run(message.payload, ctx)
         const outcome = result === undefined ? 'done' : await settled(result)
+        // Its replies in the outbox before its window write and ack (an async outbox; a refused send is asked
+        // again): a re-send elsewhere meanwhile waits on the claim instead of numbering its own replies first.
+        const numbering = outcome === 'done' ? replies.numbering() : undefined
+        if (numbering !== undefined) await numbering
         if (renew !== null) clearInterval(renew)
         if (outcome === 'timeout') {
           // Given up on: the claim goes now (in the process and in the shared store), the client re-sends.

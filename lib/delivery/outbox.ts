@@ -8,8 +8,12 @@ import type { RedisLike } from './store.js'
  * by age; what falls out before it was acknowledged makes a later resume say so (a gap), never skip it.
  */
 export interface DeliveryOutbox {
-  /** Numbers `payload` for `key` (1, 2, 3...) and keeps it; resolves its number. */
-  append: (key: string, payload: string) => number | Promise<number>
+  /**
+   * Numbers `payload` for `key` (1, 2, 3...) and keeps it; resolves its number, above `after` (what the socket
+   * sent or the client has) even when the outbox lost its count (a store restarted empty), so the client never
+   * takes a new message for a repeat.
+   */
+  append: (key: string, payload: string, after?: number) => number | Promise<number>
   /**
    * What follows `after` for `key`, in order, and the gap before it when some of it is gone (`to` null: the
    * outbox does not know the key, e.g. it expired or lives on another instance's memory). Numbering then
@@ -67,10 +71,11 @@ export function memoryOutbox (options: OutboxBounds = {}): DeliveryOutbox {
     return entry
   }
   return {
-    append (key, payload) {
+    append (key, payload, after = 0) {
       const now = Date.now()
       sweep(now)
       const entry = touch(key, now)
+      if (entry.last < after) entry.last = after
       entry.entries.push({ seq: ++entry.last, payload, at: now })
       if (entry.entries.length > maxMessages) entry.entries.splice(0, entry.entries.length - maxMessages)
       return entry.last
@@ -107,8 +112,11 @@ export interface RedisOutboxOptions extends OutboxBounds {
   prefix?: string
 }
 
-// Numbered by a counter, kept in a stream trimmed by length (MAXLEN) and age (MINID on the time-based id).
-const APPEND = `local seq = redis.call('INCR', KEYS[2])
+// Numbered by a counter (raised to what the socket sent first: a Redis restarted empty starts it at 0), kept in
+// a stream trimmed by length (MAXLEN) and age (MINID on the time-based id).
+const APPEND = `local after = tonumber(ARGV[4])
+if after > 0 and tonumber(redis.call('GET', KEYS[2]) or '0') < after then redis.call('SET', KEYS[2], after) end
+local seq = redis.call('INCR', KEYS[2])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[2], '*', 's', seq, 'd', ARGV[1])
@@ -151,8 +159,8 @@ export function redisOutbox (redis: RedisLike, options: RedisOutboxOptions = {})
   const prefix = options.prefix ?? 'fastify-readiness:outbox:'
   if (typeof prefix !== 'string' || prefix === '') throw new ReadinessOptionError('redisOutbox.prefix', 'must be a non-empty string')
   return {
-    async append (key, payload) {
-      return Number(await redis.eval(APPEND, 2, `${prefix}${key}!out`, `${prefix}${key}!out#`, payload, maxMessages, maxAgeMs))
+    async append (key, payload, after = 0) {
+      return Number(await redis.eval(APPEND, 2, `${prefix}${key}!out`, `${prefix}${key}!out#`, payload, maxMessages, maxAgeMs, after))
     },
     async resume (key, after) {
       const reply = await redis.eval(RESUME, 2, `${prefix}${key}!out`, `${prefix}${key}!out#`, after, maxAgeMs) as [number, Array<[string, string[]]>?]

@@ -3,8 +3,13 @@ import type { DeliveryOutbox, Resume } from './outbox.js'
 import type { DeliverySocket } from './types.js'
 
 const OPEN = 1
-/** Sent before the client's hello said who it is: kept this long a list, then refused (reported). */
+/** Sent before the client's hello said who it is, or while the outbox cannot number: kept this long a list, then refused (reported). */
 const MAX_EARLY = 1000
+/** A send the outbox refused (the store down) is asked again after 100 ms, doubling to 2 s, for up to 60 s. */
+const RENUMBER_FIRST_MS = 100
+const RENUMBER_MAX_MS = 2000
+const RENUMBER_FOR_MS = 60_000
+const STORE_DOWN_REASON = 'delivery store unavailable; retry in 1s'
 
 /** Per outbox, the socket of each session incarnation that greeted last in this process. */
 const current = new WeakMap<object, Map<string, Replies>>()
@@ -32,6 +37,11 @@ export class Replies {
   #replaced: Replies | null = null
   /** A ping's outbox check is queued or in flight: the next ping skips it. */
   #checking = false
+  /**
+   * Sends the outbox refused (its store down), in order, asked again until it takes them; while any wait, a new
+   * send joins them, so the outbox numbers them in the order they were sent. Never dropped without a report.
+   */
+  #unnumbered: string[] = []
   readonly #socket: DeliverySocket
   readonly #outbox: DeliveryOutbox
   readonly #onError: (err: unknown) => void
@@ -51,8 +61,19 @@ export class Replies {
     const older = map.get(key)
     if (older !== undefined && older !== this) older.#replaced = this
     map.set(key, this)
+    // What the client has is never sent again, whatever the outbox answers (or fails to).
+    this.#sent = Math.max(this.#sent, after)
     this.#then(async () => {
-      const { entries, gap } = await this.#outbox.resume(key, after)
+      let resumed: Resume
+      try {
+        resumed = await this.#outbox.resume(key, after)
+      } catch (err) {
+        // Unreadable now: the client comes back on a new socket and its hello asks again (as for a window read).
+        this.#onError(err)
+        if (this.#socket.readyState === OPEN) this.#socket.close?.(1013, STORE_DOWN_REASON)
+        return
+      }
+      const { entries, gap } = resumed
       this.#sent = Math.max(this.#sent, after, gap?.to ?? 0)
       if (this.#socket.readyState !== OPEN) return
       if (gap !== null) this.#socket.send(`${GAP_PREFIX}${gap.from} ${gap.to ?? '?'}`)
@@ -133,11 +154,56 @@ export class Replies {
   /** Resolves once everything sent so far is in the outbox and on the wire (or failed, reported). */
   idle (): Promise<void> { return this.#chain }
 
+  /**
+   * undefined when everything sent so far is numbered and on the wire (the memory outbox, always); otherwise
+   * `idle()`. The pump waits on it before a message's window write and ack: its replies are in the outbox first.
+   */
+  numbering (): Promise<void> | undefined { return this.#pending === 0 ? undefined : this.#chain }
+
   #append (key: string, data: string): void {
+    // Behind sends the outbox refused: numbered after them, in the order sent.
+    if (this.#unnumbered.length > 0) { this.#refused(data, null); return }
     // Asked at once (a Redis connection answers in order, so numbers follow calls); put on the wire in order.
     let seq: number | Promise<number>
-    try { seq = this.#outbox.append(key, data) } catch (err) { this.#onError(err); return }
+    try { seq = this.#outbox.append(key, data, this.#sent) } catch (err) { this.#refused(data, err); return }
     this.#deliver(seq, data)
+  }
+
+  /** The outbox did not take `data` (`err`; null: queued behind earlier refusals): kept, in order, and asked again. */
+  #refused (data: string, err: unknown): void {
+    if (this.#unnumbered.length >= MAX_EARLY) {
+      this.#onError(new Error(`withDelivery: session.send while the outbox refused ${MAX_EARLY} messages: not sent`))
+      return
+    }
+    this.#unnumbered.push(data)
+    if (this.#unnumbered.length > 1) return
+    this.#onError(err)
+    this.#then(() => this.#renumber())
+  }
+
+  /** Asks the outbox again for the refused sends, oldest first, each put on the wire (or kept there) once numbered. */
+  async #renumber (): Promise<void> {
+    const key = this.#key as string
+    const since = Date.now()
+    let pause = RENUMBER_FIRST_MS
+    while (this.#unnumbered.length > 0) {
+      let seq: number
+      try {
+        seq = await this.#outbox.append(key, this.#unnumbered[0], this.#sent)
+      } catch (err) {
+        if (Date.now() - since >= RENUMBER_FOR_MS) {
+          const n = this.#unnumbered.length
+          this.#unnumbered = []
+          this.#onError(new Error(`withDelivery: the outbox refused ${n} message(s) for ${RENUMBER_FOR_MS / 1000} s (${String(err)}): not sent`))
+          return
+        }
+        await new Promise<void>((resolve) => { (setTimeout(resolve, pause) as { unref?: () => void }).unref?.() })
+        pause = Math.min(pause * 2, RENUMBER_MAX_MS)
+        continue
+      }
+      const data = this.#unnumbered.shift() as string
+      await this.#put(seq, data)
+    }
   }
 
   /** Puts `seq` on the wire behind whatever this socket still has to send (its replay, a jump's read-back). */
@@ -149,7 +215,11 @@ export class Replies {
       return
     }
     const numbered = seq
-    this.#then(async () => { await this.#put(await numbered, data) })
+    this.#then(async () => {
+      let n: number
+      try { n = await numbered } catch (err) { this.#refused(data, err); return }
+      await this.#put(n, data)
+    })
   }
 
   /** Sends `seq`; a promise only when a jump must first be filled from the outbox (then later sends wait). */
