@@ -59,12 +59,12 @@ async function tarballProblems (file: string): Promise<{ problems: string[], fil
     if (size > 100_000) problems.push(`${name} is ${size} bytes`)
   }
   const total = [...files.values()].reduce((a, b) => a + b, 0)
-  // 0.2.0 shipped ~470 kB. 0.3.0 ships ~677 kB (npm pack --dry-run, 3 Dec): dist JS without comments (the build
-  // emits JS with removeComments, then the declarations with their JSDoc), .d.ts ~172 kB, docs ~165 kB
-  // (proxies.md, compatibility.md and runners.md are new), README/CHANGELOG/LICENSE/package.json ~30 kB.
-  // Pictures, maps, sources and stray folders are caught by the rules above; this total catches slow bloat,
-  // with ~10 % room over today.
-  if (total > 750_000) problems.push(`unpacked size ${total} bytes is over 750 kB`)
+  // 0.2.0 shipped ~470 kB, 0.3.0 ~677 kB. Unreleased (npm pack --dry-run, 4 Dec): ~750 kB: dist JS without
+  // comments (the build emits JS with removeComments, then the declarations with their JSDoc) ~318 kB, .d.ts
+  // ~180 kB, docs ~188 kB (benchmarks.md and client.md grew with issues 24 and 26), CHANGELOG ~43 kB, README,
+  // LICENSE and package.json ~22 kB. Pictures, maps, sources and stray folders are caught by the rules above;
+  // this total catches slow bloat, with ~7 % room over today.
+  if (total > 800_000) problems.push(`unpacked size ${total} bytes is over 800 kB`)
   return { problems, files: files.size, total }
 }
 
