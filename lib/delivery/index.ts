@@ -253,8 +253,9 @@ export function withDelivery (socket: DeliverySocket, handler: DeliveryHandler, 
         const outcome = result === undefined ? 'done' : await settled(result)
         // Its replies in the outbox before its window write and ack (an async outbox; a refused send is asked
         // again): a re-send elsewhere meanwhile waits on the claim instead of numbering its own replies first.
+        // Within handlerTimeoutMs: an outbox that never answers delays the ack, it does not stop the socket.
         const numbering = outcome === 'done' ? replies.numbering() : undefined
-        if (numbering !== undefined) await numbering
+        if (numbering !== undefined) await settled(numbering)
         if (renew !== null) clearInterval(renew)
         if (outcome === 'timeout') {
           // Given up on: the claim goes now (in the process and in the shared store), the client re-sends.

@@ -2,7 +2,7 @@ import t, { type Test } from 'tap'
 import WebSocket from 'ws'
 import { Redis } from 'ioredis'
 import { withDelivery, memoryDedupe } from '../../index.js'
-import { redisOutbox } from '../../lib/delivery/index.js'
+import { redisOutbox, type DeliveryOutbox } from '../../lib/delivery/index.js'
 import { ReadinessClient, type WebSocketConstructor } from '../../lib/client/index.js'
 import { buildApp } from '../helpers/app.js'
 import { listen, sleep, tcpProxy, until } from '../helpers/net.js'
@@ -101,4 +101,27 @@ t.test('redisOutbox, the client reconnects while Redis is unreachable: its hello
   await sleep(200)
   t.same(got, Array.from({ length: REPLIES }, (_, i) => `r${i + 1}`), 'all replies once, in order')
   t.same(gaps, [], 'no resumeFailed: what the client lacked was in the outbox again')
+})
+
+t.test('an outbox whose append never answers delays a message\'s ack by at most handlerTimeoutMs: the next message is still handled', async (t) => {
+  const app = await buildApp(t, {})
+  const handled: string[] = []
+  const errors: string[] = []
+  const stuck: DeliveryOutbox = { append: () => new Promise<number>(() => {}), resume: () => ({ entries: [], gap: null }), ack: () => {} }
+  app.get('/chat', { websocket: true }, (socket) => {
+    const session = withDelivery(socket, (text) => {
+      handled.push(String(text))
+      session.send(`re ${String(text)}`)
+    }, { store: memoryDedupe(), outbox: stuck, handlerTimeoutMs: 300, onError: (err) => errors.push(String(err)) })
+  })
+  const { port } = await listen(app)
+  await until(() => app.readiness.isReady(), 10_000)
+  const client = new ReadinessClient(`ws://127.0.0.1:${port}/chat`, { WebSocket: WS, delivery: true })
+  t.teardown(() => client.close())
+  await until(() => client.state === 'open', 10_000)
+  client.send('one')
+  client.send('two')
+  await until(() => handled.length === 2 && client.buffered === 0, 10_000).catch(() => {})
+  t.same(handled, ['one', 'two'], 'both handled, in order, once')
+  t.equal(client.buffered, 0, 'both acknowledged')
 })
