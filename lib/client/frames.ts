@@ -31,6 +31,8 @@ const SEQ = /^(0|[1-9]\d{0,15})$/
 /** The close a second live incarnation of an exclusive session gets (4xxx: the app's range; not final). */
 export const SESSION_IN_USE_CODE = 4409
 export const SESSION_IN_USE_REASON = 'delivery session in use; retry in 5s'
+/** withDelivery's close (1013) when its store cannot be read or written: nothing was handled, the client re-sends. */
+export const STORE_DOWN_REASON = 'delivery store unavailable; retry in 1s'
 
 /** Session ids: 8-64 characters of [A-Za-z0-9_-], so a frame always splits cleanly. */
 export const SESSION_ID = /^[A-Za-z0-9_-]{8,64}$/

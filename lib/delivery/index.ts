@@ -1,4 +1,4 @@
-import { ackFrame, HELLO_PREFIX, MESSAGE_PREFIX, newSessionId, parseHelloFrame, parseMessageFrame, parseSeqFrame, PING_PREFIX, PONG_PREFIX, RECEIVED_PREFIX, SESSION_IN_USE_CODE, SESSION_IN_USE_REASON } from '../client/frames.js'
+import { ackFrame, HELLO_PREFIX, MESSAGE_PREFIX, newSessionId, parseHelloFrame, parseMessageFrame, parseSeqFrame, PING_PREFIX, PONG_PREFIX, RECEIVED_PREFIX, SESSION_IN_USE_CODE, SESSION_IN_USE_REASON, STORE_DOWN_REASON } from '../client/frames.js'
 import { beforeDrainClose } from '../common/before-close.js'
 import { ReadinessOptionError } from '../common/errors.js'
 import { DeliveryFrameError, DeliverySessionInUseError, DeliveryTimeoutError } from './errors.js'
@@ -46,7 +46,6 @@ export { memoryOutbox, redisOutbox, type DeliveryOutbox, type OutboxBounds, type
 const OPEN = 1
 const INTERNAL_ERROR = 1011
 const POLICY_VIOLATION = 1008
-const STORE_DOWN_REASON = 'delivery store unavailable; retry in 1s'
 /** Identifies this process's sockets as claim owners in a shared store. */
 const PROCESS = newSessionId().slice(0, 12)
 let sockets = 0

@@ -112,11 +112,11 @@ export interface RedisOutboxOptions extends OutboxBounds {
   prefix?: string
 }
 
-// Numbered by a counter (raised to what the socket sent first: a Redis restarted empty starts it at 0), kept in
-// a stream trimmed by length (MAXLEN) and age (MINID on the time-based id).
-const APPEND = `local after = tonumber(ARGV[4])
-if after > 0 and tonumber(redis.call('GET', KEYS[2]) or '0') < after then redis.call('SET', KEYS[2], after) end
-local seq = redis.call('INCR', KEYS[2])
+// Numbered by a counter (above what the socket sent: a Redis restarted empty starts it at 0 again), kept in a
+// stream trimmed by length (MAXLEN) and age (MINID on the time-based id).
+const APPEND = `local seq = redis.call('INCR', KEYS[2])
+local after = tonumber(ARGV[4])
+if seq <= after then seq = after + 1 redis.call('SET', KEYS[2], seq) end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[2], '*', 's', seq, 'd', ARGV[1])

@@ -1,4 +1,4 @@
-import { DATA_PREFIX, GAP_PREFIX } from '../client/frames.js'
+import { DATA_PREFIX, GAP_PREFIX, STORE_DOWN_REASON } from '../client/frames.js'
 import type { DeliveryOutbox, Resume } from './outbox.js'
 import type { DeliverySocket } from './types.js'
 
@@ -9,7 +9,6 @@ const MAX_EARLY = 1000
 const RENUMBER_FIRST_MS = 100
 const RENUMBER_MAX_MS = 2000
 const RENUMBER_FOR_MS = 60_000
-const STORE_DOWN_REASON = 'delivery store unavailable; retry in 1s'
 
 /** Per outbox, the socket of each session incarnation that greeted last in this process. */
 const current = new WeakMap<object, Map<string, Replies>>()
@@ -74,7 +73,7 @@ export class Replies {
         return
       }
       const { entries, gap } = resumed
-      this.#sent = Math.max(this.#sent, after, gap?.to ?? 0)
+      this.#sent = Math.max(this.#sent, gap?.to ?? 0)
       if (this.#socket.readyState !== OPEN) return
       if (gap !== null) this.#socket.send(`${GAP_PREFIX}${gap.from} ${gap.to ?? '?'}`)
       for (const entry of entries) this.#wire(entry.seq, entry.payload)
@@ -240,7 +239,7 @@ export class Replies {
   /** The jump cannot be read back: the client resumes on a new socket (its hello replays it all), no gap declared. */
   #unreadable (err: unknown, seq: number, data: string): void {
     this.#onError(err)
-    if (typeof this.#socket.close === 'function') { this.#socket.close(1013, 'delivery store unavailable; retry in 1s'); return }
+    if (typeof this.#socket.close === 'function') { this.#socket.close(1013, STORE_DOWN_REASON); return }
     this.#fill({ entries: [], gap: null }, seq, data)
   }
 
